@@ -1,0 +1,56 @@
+# weir's two commands: `make run` (try it) and `make test` (the whole suite).
+
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/weir
+CONFIG ?= examples/weir.yaml
+DEMO_LISTEN ?= 127.0.0.1:9000
+
+.PHONY: all build run test vet fmt-check bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/weir
+
+# Starts the demo backend and the gateway. Both start as background jobs in
+# their own process groups (set -m), so Ctrl-C reaches only this shell, whose
+# trap sends exactly one SIGTERM to each and waits for them to finish (the
+# gateway drains; a second Ctrl-C kills). If either exits by itself (say, a
+# port in use), the other is stopped too: no orphan is left either way.
+run: build
+	@pids=""; \
+	stop() { \
+		trap 'kill -KILL $$pids 2>/dev/null' INT TERM; trap - EXIT; \
+		kill -TERM $$pids 2>/dev/null; \
+		for p in $$pids; do while kill -0 $$p 2>/dev/null; do wait $$p; done; done; \
+	}; \
+	trap 'stop; exit 130' INT; \
+	trap 'stop; exit 143' TERM; \
+	trap 'stop' EXIT; \
+	set -m; \
+	$(BIN) demo-backend -listen $(DEMO_LISTEN) & pids="$$!"; \
+	$(BIN) run -c $(CONFIG) & pids="$$pids $$!"; \
+	set +m; \
+	wait -n $$pids; status=$$?; \
+	stop; \
+	exit $$status
+
+test: vet fmt-check
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+vet:
+	$(GO) vet ./...
+
+# Lists unformatted Go files and fails if there are any. testdata may hold
+# deliberately broken Go.
+fmt-check:
+	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print); \
+	bad=$$([ -z "$$files" ] || gofmt -l $$files); \
+	if [ -n "$$bad" ]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
