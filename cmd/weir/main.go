@@ -1,0 +1,266 @@
+// Command weir is the weir API gateway.
+//
+//	weir run -c FILE            serve until SIGTERM/SIGINT (SIGHUP reloads)
+//	weir validate -c FILE       check a config; FILE:LINE:COL for each problem
+//	weir demo-backend -listen ADDR
+//	weir version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/weirgw/weir/internal/admin"
+	"github.com/weirgw/weir/internal/config"
+	"github.com/weirgw/weir/internal/demo"
+	"github.com/weirgw/weir/internal/gateway"
+	"github.com/weirgw/weir/internal/telemetry"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `weir: a self-hosted API gateway
+
+Usage:
+  weir run [-c FILE]            serve the config (default weir.yaml) until SIGTERM/SIGINT; SIGHUP reloads
+  weir validate [-c FILE]       check a config: every problem as FILE:LINE:COL: message
+  weir demo-backend [-listen ADDR]
+                                run the built-in demo backend (default 127.0.0.1:9000)
+  weir version                  print the version
+
+Run 'weir COMMAND --help' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "demo-backend":
+		return cmdDemo(args[1:], stdout, stderr)
+	case "version":
+		fs := flag.NewFlagSet("version", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		if code, done := parse(fs, args[1:], stdout, "weir version\n\nPrint the version.\n"); done {
+			return code
+		}
+		fmt.Fprintf(stdout, "weir %s %s\n", version, goVersion())
+		return 0
+	}
+	fmt.Fprintf(stderr, "weir: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func goVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return ""
+}
+
+// parse parses flags; done reports that the caller should return code
+// (help printed, or bad flags).
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer, help string) (code int, done bool) {
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), help)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0, true
+		}
+		return 2, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
+		return 2, true
+	}
+	return 0, false
+}
+
+// load loads a config, printing its problems and warnings.
+func load(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintln(stderr, p.String())
+			}
+		} else {
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		}
+		return nil, false
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, w.String())
+	}
+	return cfg, true
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("c", "weir.yaml", "config file")
+	if code, done := parse(fs, args, stdout, "weir validate [-c FILE]\n\nCheck a config. Exit 0 when valid (warnings are printed as FILE:LINE:COL: warning: ...), 1 otherwise.\n\n"); done {
+		return code
+	}
+	cfg, ok := load(*file, stdout)
+	if !ok {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d APIs)\n", *file, len(cfg.APIs))
+	return 0
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo-backend", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("listen", "127.0.0.1:9000", "address to listen on")
+	if code, done := parse(fs, args, stdout, "weir demo-backend [-listen ADDR]\n\nRun the built-in demo backend: /echo, /status/N, /delay?ms=N, /bytes?n=N, /close.\n\n"); done {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	fmt.Fprintf(stderr, "weir demo-backend listening on %s\n", *addr)
+	if err := demo.ListenAndServe(ctx, *addr, stderr); err != nil {
+		fmt.Fprintf(stderr, "weir demo-backend: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("c", "weir.yaml", "config file")
+	if code, done := parse(fs, args, stdout, "weir run [-c FILE]\n\nServe the config until SIGTERM/SIGINT, then drain in-flight requests up to drain_timeout. SIGHUP reloads the config.\n\n"); done {
+		return code
+	}
+	cfg, ok := load(*file, stderr)
+	if !ok {
+		return 1
+	}
+	logw, closeLog, err := openLog(cfg.Log.Requests, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "weir: request log: %v\n", err)
+		return 1
+	}
+	defer closeLog()
+
+	st := gateway.NewState()
+	snap, err := gateway.Build(context.Background(), cfg, st)
+	if err != nil {
+		fmt.Fprintf(stderr, "weir: %v\n", err)
+		return 1
+	}
+	srv := gateway.NewServer(st, snap, telemetry.NewRequestLog(logw), stderr)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "weir: %v\n", err)
+		return 1
+	}
+	var adminSrv *http.Server
+	if cfg.Admin.Listen != "off" {
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "weir: admin: %v\n", err)
+			return 1
+		}
+		adminSrv = &http.Server{Handler: admin.Handler(srv), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = adminSrv.Serve(aln) }()
+		fmt.Fprintf(stderr, "weir admin listening on %s\n", aln.Addr())
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stderr, "weir %s listening on %s (%d APIs)\n", version, ln.Addr(), len(cfg.APIs))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-serveErr:
+			fmt.Fprintf(stderr, "weir: serve: %v\n", err)
+			return 1
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(*file, st, srv, stderr)
+				continue
+			}
+			drain := srv.Snapshot().Config.DrainTimeout
+			fmt.Fprintf(stderr, "weir: %v: draining (up to %v)\n", sig, drain)
+			ctx, cancel := context.WithTimeout(context.Background(), drain)
+			err := srv.Shutdown(ctx)
+			cancel()
+			if adminSrv != nil {
+				_ = adminSrv.Close()
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "weir: drain deadline passed with requests in flight: %v\n", err)
+				return 1
+			}
+			fmt.Fprintln(stderr, "weir: stopped")
+			return 0
+		}
+	}
+}
+
+// reload loads and builds the config aside and swaps it in; on any error the
+// old config keeps serving.
+func reload(file string, st *gateway.State, srv *gateway.Server, stderr io.Writer) {
+	cfg, ok := load(file, stderr)
+	if !ok {
+		fmt.Fprintln(stderr, "weir: reload rejected; the previous config keeps serving")
+		return
+	}
+	snap, err := gateway.Build(context.Background(), cfg, st)
+	if err != nil {
+		fmt.Fprintf(stderr, "weir: reload rejected: %v; the previous config keeps serving\n", err)
+		return
+	}
+	srv.Swap(snap)
+	fmt.Fprintf(stderr, "weir: reloaded %s (%d APIs)\n", file, len(cfg.APIs))
+}
+
+// openLog opens the request log destination.
+func openLog(dest string, stdout, stderr io.Writer) (io.Writer, func(), error) {
+	switch dest {
+	case "", "stdout":
+		return stdout, func() {}, nil
+	case "stderr":
+		return stderr, func() {}, nil
+	case "off":
+		return nil, func() {}, nil
+	}
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { _ = f.Close() }, nil
+}

@@ -1,0 +1,211 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirgw/weir/internal/connpool"
+	"github.com/weirgw/weir/internal/failure"
+	"github.com/weirgw/weir/internal/proxy"
+	"github.com/weirgw/weir/internal/telemetry"
+)
+
+// Server serves client traffic through the current snapshot.
+type Server struct {
+	state    *State
+	log      *telemetry.RequestLog
+	errLog   io.Writer
+	fwd      *proxy.Forwarder
+	snap     atomic.Pointer[Snapshot]
+	draining atomic.Bool
+	http     *http.Server
+	reloadMu sync.Mutex // serialises Swap
+}
+
+// NewServer returns a server for snap. reqLog receives one JSON line per
+// request; errLog receives panics and internal errors.
+func NewServer(st *State, snap *Snapshot, reqLog *telemetry.RequestLog, errLog io.Writer) *Server {
+	s := &Server{state: st, log: reqLog, errLog: errLog, fwd: proxy.New()}
+	s.snap.Store(snap)
+	snap.start()
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          nil,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Snapshot returns the serving snapshot.
+func (s *Server) Snapshot() *Snapshot { return s.snap.Load() }
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Swap makes next the serving snapshot. Requests already routed finish on
+// the old one; pools that next no longer references are drained.
+func (s *Server) Swap(next *Snapshot) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	next.start()
+	old := s.snap.Swap(next)
+	old.stop()
+	s.state.Registry.Retain(next.liveKeys())
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then closes every backend connection.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	err := s.http.Shutdown(ctx)
+	s.snap.Load().stop()
+	s.state.Registry.Close()
+	return err
+}
+
+// ServeHTTP handles one client request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var rec telemetry.Record
+	rec.Start = time.Now()
+	rec.RequestID = r.Header.Get("X-Request-Id")
+	if !telemetry.ValidRequestID(rec.RequestID) {
+		rec.RequestID = telemetry.NewRequestID()
+	}
+	rec.Method = r.Method
+	rec.Path = r.URL.Path
+	rec.ClientIP = proxy.ClientIP(r.RemoteAddr)
+	defer s.finish(w, &rec)
+
+	if hasDotSegment(r.URL.Path) {
+		s.fail(w, &rec, failure.New(failure.BadRequest, "dot-segment in path", nil))
+		return
+	}
+	snap := s.snap.Load()
+	idx, rest, ok := snap.routes.Match(r.Host, r.URL.EscapedPath())
+	if !ok {
+		s.fail(w, &rec, failure.New(failure.RouteNotFound, "", nil))
+		return
+	}
+	a := snap.apis[idx]
+	rec.API = a.name
+	err := s.fwd.Forward(w, r, a.target, rest, &rec)
+	var fe *failure.Error
+	switch {
+	case err == nil:
+	case errors.Is(err, proxy.Aborted):
+		// The response started: cut the client connection so the client
+		// sees a truncated response, not a complete wrong one.
+		panic(http.ErrAbortHandler)
+	case errors.As(err, &fe):
+		s.fail(w, &rec, fe)
+	default:
+		s.fail(w, &rec, failure.New(failure.InternalError, "unclassified", err))
+	}
+}
+
+// finish recovers a panic, then logs the request once.
+func (s *Server) finish(w http.ResponseWriter, rec *telemetry.Record) {
+	p := recover()
+	if p != nil && p != http.ErrAbortHandler {
+		fmt.Fprintf(s.errLog, "panic serving request %s: %v\n%s", rec.RequestID, p, debug.Stack())
+		if rec.Status == 0 {
+			s.fail(w, rec, failure.New(failure.InternalError, "panic", nil))
+		} else {
+			rec.Error = string(failure.InternalError)
+		}
+	}
+	rec.Duration = time.Since(rec.Start)
+	s.log.Write(rec)
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+}
+
+// Status maps a failure reason to the status a client gets: the one place
+// where that mapping lives.
+func Status(r failure.Reason) int {
+	switch r {
+	case failure.BackendConnectionFailure:
+		return http.StatusBadGateway
+	case failure.BackendTimeout:
+		return http.StatusGatewayTimeout
+	case failure.ConnectionLimitReached, failure.ServiceUnavailable:
+		return http.StatusServiceUnavailable
+	case failure.ClientConnectionFailure:
+		return telemetry.StatusClientClosed
+	case failure.RouteNotFound:
+		return http.StatusNotFound
+	case failure.BadRequest:
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// fail records a failure and writes the client's error response: a small
+// JSON body with the reason and the request id, never a Go error string.
+func (s *Server) fail(w http.ResponseWriter, rec *telemetry.Record, fe *failure.Error) {
+	rec.Error = string(fe.Reason)
+	rec.Detail = fe.Error()
+	rec.Status = Status(fe.Reason)
+	if fe.Reason == failure.ClientConnectionFailure {
+		return // nobody to answer
+	}
+	h := w.Header()
+	clear(h)
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Request-Id", rec.RequestID)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(rec.Status)
+	b := make([]byte, 0, 96)
+	b = append(b, `{"error":`...)
+	b = telemetry.AppendJSONString(b, string(fe.Reason))
+	b = append(b, `,"request_id":`...)
+	b = telemetry.AppendJSONString(b, rec.RequestID)
+	b = append(b, "}\n"...)
+	n, _ := w.Write(b)
+	rec.BytesOut = int64(n)
+}
+
+// hasDotSegment reports "." or ".." path segments, which backends may
+// resolve to a path outside the API's base path.
+func hasDotSegment(p string) bool {
+	for p != "" {
+		i := strings.IndexByte(p, '/')
+		var seg string
+		if i < 0 {
+			seg, p = p, ""
+		} else {
+			seg, p = p[:i], p[i+1:]
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// Pools returns the port ledger of every pool (admin.Source).
+func (s *Server) Pools() []connpool.Stats { return s.state.Registry.Stats() }
+
+// Ready reports whether the server takes traffic (admin.Source).
+func (s *Server) Ready() bool { return !s.draining.Load() }
