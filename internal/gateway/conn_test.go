@@ -320,3 +320,35 @@ func TestKeepaliveOffOpensPerRequest(t *testing.T) {
 		t.Errorf("closed_last_240s: got %d, want 20 (ports a NAT would still hold)", st.ClosedLast240s)
 	}
 }
+
+// An HTTP/1.0 backend with close-delimited bodies: every response ends with
+// the connection, and weir never reuses one.
+func TestHTTP10Backend(t *testing.T) {
+	var conns atomic.Int64
+	addr := rawHTTP(t, func(c net.Conn) {
+		conns.Add(1)
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from 1.0")
+	})
+	g := startGateway(t, oneAPI(addr, ""))
+	c := client(1)
+	for i := 0; i < 10; i++ {
+		resp, err := c.Get(g.url + "/api/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "hello from 1.0" {
+			t.Fatalf("request %d: got %d %q", i, resp.StatusCode, b)
+		}
+	}
+	st := poolStats(t, g)
+	if conns.Load() != 10 || st.ClosedByReason["backend_close"] != 10 || st.ReusedTotal != 0 {
+		t.Errorf("backend connections %d, backend_close %d, reused %d; want 10, 10, 0", conns.Load(), st.ClosedByReason["backend_close"], st.ReusedTotal)
+	}
+}
