@@ -230,9 +230,10 @@ func (ep *Endpoint) resolve(ctx context.Context) error {
 	}
 	host, port := ep.hostname, ep.port
 	if ep.viaProxy {
-		host = ep.proxy.Hostname()
-		p, _ := strconv.ParseUint(ep.proxy.Port(), 10, 16)
-		port = uint16(p)
+		host, port = ep.proxy.Hostname(), 80
+		if p, err := strconv.ParseUint(ep.proxy.Port(), 10, 16); err == nil {
+			port = uint16(p)
+		}
 	}
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {

@@ -1,0 +1,668 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weirgw/weir/internal/config"
+	"github.com/weirgw/weir/internal/connpool"
+	"github.com/weirgw/weir/internal/telemetry"
+)
+
+// tlsSeen records, per TLS handshake a backend completed, whether it
+// resumed a session.
+type tlsSeen struct {
+	mu      sync.Mutex
+	resumed []bool
+}
+
+func (s *tlsSeen) verify(cs tls.ConnectionState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resumed = append(s.resumed, cs.DidResume)
+	return nil
+}
+
+func (s *tlsSeen) handshakes() []bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]bool(nil), s.resumed...)
+}
+
+// tlsBackend starts an HTTPS test backend whose every handshake is
+// recorded, and writes its certificate to a PEM file for tls.ca_file.
+func tlsBackend(t *testing.T, h http.HandlerFunc, tune func(*tls.Config)) (ts *httptest.Server, seen *tlsSeen, caFile string) {
+	t.Helper()
+	seen = &tlsSeen{}
+	ts = httptest.NewUnstartedServer(h)
+	ts.TLS = &tls.Config{VerifyConnection: seen.verify}
+	if tune != nil {
+		tune(ts.TLS)
+	}
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	caFile = filepath.Join(t.TempDir(), "backend-ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ts, seen, caFile
+}
+
+// clientCert writes a self-signed client certificate and key (PEM) and
+// returns the certificate too, for the backend to trust.
+func clientCert(t *testing.T, cn string) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(2),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err = x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+// settle polls cond for up to 5 s and returns without failing: the
+// assertions that follow report what is wrong. The pool books a connection
+// as idle or closed just after the response, so a check right after the
+// client got it could run first.
+func settle(cond func() bool) {
+	for deadline := time.Now().Add(5 * time.Second); !cond() && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// getN sends n sequential GETs through the gateway and fails the test on
+// any non-200.
+func getN(t *testing.T, c *http.Client, url string, n int) {
+	t.Helper()
+	for i := range n {
+		code, err := do(c, "GET", url, "")
+		if err != nil || code != 200 {
+			t.Fatalf("request %d: got %d %v, want 200", i, code, err)
+		}
+	}
+}
+
+func TestTLSBackend(t *testing.T) {
+	const n = 5
+	t.Run("keep-alive: one handshake for all requests", func(t *testing.T) {
+		be, seen, ca := tlsBackend(t, okHandler, nil)
+		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q}", ca)))
+		getN(t, client(1), g.url+"/api/x", n)
+		if got := seen.handshakes(); len(got) != 1 {
+			t.Errorf("handshakes: got %d, want 1", len(got))
+		}
+		st := poolStats(t, g)
+		if st.OpenedTotal != 1 || st.RequestsTotal != n || st.ReusedTotal != n-1 {
+			t.Errorf("pool: got opened %d, requests %d, reused %d; want 1, %d, %d", st.OpenedTotal, st.RequestsTotal, st.ReusedTotal, n, n-1)
+		}
+		if want := be.Listener.Addr().String() + "/127.0.0.1"; st.Dest != want {
+			t.Errorf("pool dest: got %q, want %q", st.Dest, want)
+		}
+	})
+
+	for _, v := range []struct {
+		name    string
+		version uint16
+	}{{"TLS 1.2", tls.VersionTLS12}, {"TLS 1.3", tls.VersionTLS13}} {
+		t.Run("keep-alive off: sessions resume/"+v.name, func(t *testing.T) {
+			be, seen, ca := tlsBackend(t, okHandler, func(c *tls.Config) { c.MinVersion, c.MaxVersion = v.version, v.version })
+			g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("keepalive_timeout: 0s, tls: {ca_file: %q}", ca)))
+			getN(t, client(1), g.url+"/api/x", n)
+			got := seen.handshakes()
+			if len(got) != n {
+				t.Fatalf("handshakes: got %d, want %d (one per request)", len(got), n)
+			}
+			if got[0] {
+				t.Errorf("first handshake resumed a session nobody had")
+			}
+			for i, r := range got[1:] {
+				if !r {
+					t.Errorf("handshake %d: got a full handshake, want the session resumed", i+2)
+				}
+			}
+		})
+	}
+
+	t.Run("server_name sets SNI", func(t *testing.T) {
+		var mu sync.Mutex
+		var sni []string
+		be, _, ca := tlsBackend(t, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			sni = append(sni, r.TLS.ServerName)
+			mu.Unlock()
+			okHandler(w, r)
+		}, nil)
+		// httptest's certificate also names example.com.
+		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q, server_name: example.com}", ca)))
+		getN(t, client(1), g.url+"/api/x", 1)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(sni) != 1 || sni[0] != "example.com" {
+			t.Errorf("SNI: got %q, want [example.com]", sni)
+		}
+		if st := poolStats(t, g); !strings.HasSuffix(st.Dest, "/example.com") {
+			t.Errorf("pool dest: got %q, want the server name in it", st.Dest)
+		}
+	})
+
+	t.Run("mutual TLS", func(t *testing.T) {
+		certFile, keyFile, cert := clientCert(t, "weir-client")
+		var mu sync.Mutex
+		var peers []string
+		be, _, ca := tlsBackend(t, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			peers = append(peers, r.TLS.PeerCertificates[0].Subject.CommonName)
+			mu.Unlock()
+			okHandler(w, r)
+		}, func(c *tls.Config) {
+			c.ClientAuth = tls.RequireAndVerifyClientCert
+			c.ClientCAs = x509.NewCertPool()
+			c.ClientCAs.AddCert(cert)
+		})
+		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(),
+			fmt.Sprintf("tls: {ca_file: %q, cert_file: %q, key_file: %q}", ca, certFile, keyFile)))
+		getN(t, client(1), g.url+"/api/x", 2)
+		mu.Lock()
+		if len(peers) != 2 || peers[0] != "weir-client" {
+			t.Errorf("client certificates seen: got %q, want weir-client twice", peers)
+		}
+		mu.Unlock()
+
+		// The same backend refuses a gateway without the certificate.
+		g = startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q}", ca)))
+		if code, err := do(client(1), "GET", g.url+"/api/x", ""); err != nil || code != 502 {
+			t.Errorf("without client certificate: got %d %v, want 502", code, err)
+		}
+	})
+
+	t.Run("untrusted certificate", func(t *testing.T) {
+		var reached atomic.Int64
+		be, _, _ := tlsBackend(t, func(w http.ResponseWriter, r *http.Request) {
+			reached.Add(1)
+			okHandler(w, r)
+		}, nil)
+		// A CA file holding some other certificate.
+		certFile, _, _ := clientCert(t, "not-the-backend")
+		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q}", certFile)))
+		resp, err := http.Get(g.url + "/api/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if reason, _ := errorBody(t, resp); resp.StatusCode != 502 || reason != "BackendConnectionFailure" {
+			t.Errorf("got %d %s, want 502 BackendConnectionFailure", resp.StatusCode, reason)
+		}
+		if n := reached.Load(); n != 0 {
+			t.Errorf("backend served %d requests, want 0", n)
+		}
+	})
+}
+
+// fwdProxy is a test forward proxy: absolute-form requests are forwarded
+// (one upstream connection per client connection), CONNECT is tunnelled.
+// It only ever connects to loopback addresses.
+type fwdProxy struct {
+	addr string
+
+	mu       sync.Mutex
+	conns    int      // client connections accepted
+	lines    []string // request lines, in order
+	connects []string // CONNECT targets
+	refuse   bool     // answer CONNECT with 403
+}
+
+func startProxy(t *testing.T) *fwdProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fwdProxy{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns++
+			p.mu.Unlock()
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.serve(c, func(up net.Conn) {
+					mu.Lock()
+					open = append(open, up)
+					mu.Unlock()
+				})
+			}()
+		}
+	}()
+	return p
+}
+
+// loopbackTarget reports whether hostport is a loopback IP and port: the
+// proxy refuses everything else.
+func loopbackTarget(hostport string) bool {
+	ap, err := netip.ParseAddrPort(hostport)
+	return err == nil && ap.Addr().IsLoopback()
+}
+
+func (p *fwdProxy) serve(c net.Conn, track func(net.Conn)) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	var up net.Conn
+	var upr *bufio.Reader
+	defer func() {
+		if up != nil {
+			up.Close()
+		}
+	}()
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.lines = append(p.lines, req.Method+" "+req.RequestURI+" "+req.Proto)
+		refuse := p.refuse
+		if req.Method == http.MethodConnect {
+			p.connects = append(p.connects, req.RequestURI)
+		}
+		p.mu.Unlock()
+
+		if req.Method == http.MethodConnect {
+			if refuse || !loopbackTarget(req.RequestURI) {
+				io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+				return
+			}
+			dst, err := net.Dial("tcp", req.RequestURI)
+			if err != nil {
+				io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+				return
+			}
+			track(dst)
+			defer dst.Close()
+			io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+			go func() {
+				_, _ = io.Copy(dst, br) // br: bytes the client sent early
+				dst.Close()
+			}()
+			_, _ = io.Copy(c, dst)
+			return
+		}
+
+		if req.URL.Host == "" || !loopbackTarget(req.URL.Host) {
+			io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			return
+		}
+		if up == nil {
+			if up, err = net.Dial("tcp", req.URL.Host); err != nil {
+				return
+			}
+			track(up)
+			upr = bufio.NewReader(up)
+		}
+		if err := req.Write(up); err != nil {
+			return
+		}
+		resp, err := http.ReadResponse(upr, req)
+		if err != nil {
+			return
+		}
+		err = resp.Write(c)
+		resp.Body.Close()
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *fwdProxy) seen() (conns int, lines, connects []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conns, append([]string(nil), p.lines...), append([]string(nil), p.connects...)
+}
+
+func TestEgressProxy(t *testing.T) {
+	const n = 5
+	t.Run("plain HTTP in absolute form, pooled", func(t *testing.T) {
+		var mu sync.Mutex
+		var uris []string
+		be, cc := backend(t, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			uris = append(uris, r.RequestURI)
+			mu.Unlock()
+			okHandler(w, r)
+		}, nil)
+		px := startProxy(t)
+		beAddr := be.Listener.Addr().String()
+		g := startGateway(t, oneAPI("http://"+beAddr+"/v1", "egress_proxy: http://"+px.addr))
+		getN(t, client(1), g.url+"/api/items?q=1", n)
+
+		conns, lines, connects := px.seen()
+		if conns != 1 {
+			t.Errorf("proxy connections: got %d, want 1 (pooled)", conns)
+		}
+		want := "GET http://" + beAddr + "/v1/items?q=1 HTTP/1.1"
+		if len(lines) != n {
+			t.Fatalf("proxy request lines: got %d, want %d", len(lines), n)
+		}
+		for i, l := range lines {
+			if l != want {
+				t.Errorf("request line %d: got %q, want %q", i, l, want)
+			}
+		}
+		if len(connects) != 0 {
+			t.Errorf("CONNECTs: got %q, want none for plain HTTP", connects)
+		}
+		if cc.opened.Load() != 1 {
+			t.Errorf("backend connections: got %d, want 1", cc.opened.Load())
+		}
+		mu.Lock()
+		if len(uris) != n || uris[0] != "/v1/items?q=1" {
+			t.Errorf("backend request URIs: got %q, want %d of /v1/items?q=1", uris, n)
+		}
+		mu.Unlock()
+		st := poolStats(t, g)
+		if st.Dest != px.addr || st.OpenedTotal != 1 || st.RequestsTotal != n {
+			t.Errorf("pool: got dest %s, opened %d, requests %d; want %s, 1, %d", st.Dest, st.OpenedTotal, st.RequestsTotal, px.addr, n)
+		}
+	})
+
+	t.Run("HTTPS through one pooled CONNECT tunnel", func(t *testing.T) {
+		be, seen, ca := tlsBackend(t, okHandler, nil)
+		px := startProxy(t)
+		beAddr := be.Listener.Addr().String()
+		g := startGateway(t, oneAPI("https://"+beAddr, fmt.Sprintf("egress_proxy: %q, tls: {ca_file: %q}", "http://"+px.addr, ca)))
+		getN(t, client(1), g.url+"/api/x", n)
+
+		conns, lines, connects := px.seen()
+		if conns != 1 || len(connects) != 1 || connects[0] != beAddr || len(lines) != 1 {
+			t.Errorf("proxy: got %d connections, CONNECTs %q, request lines %q; want 1 connection and one CONNECT %s", conns, connects, lines, beAddr)
+		}
+		if got := seen.handshakes(); len(got) != 1 {
+			t.Errorf("backend handshakes: got %d, want 1", len(got))
+		}
+		settle(func() bool { return poolStats(t, g).Idle == 1 })
+		st := poolStats(t, g)
+		if want := px.addr + "/127.0.0.1"; st.Dest != want {
+			t.Errorf("pool dest: got %q, want the tunnel's %q", st.Dest, want)
+		}
+		if st.OpenedTotal != 1 || st.Idle != 1 || st.RequestsTotal != n || st.ReusedTotal != n-1 {
+			t.Errorf("pool: got opened %d, idle %d, requests %d, reused %d; want 1, 1, %d, %d",
+				st.OpenedTotal, st.Idle, st.RequestsTotal, st.ReusedTotal, n, n-1)
+		}
+	})
+
+	t.Run("proxy refuses the tunnel", func(t *testing.T) {
+		be, seen, ca := tlsBackend(t, okHandler, nil)
+		px := startProxy(t)
+		px.mu.Lock()
+		px.refuse = true
+		px.mu.Unlock()
+		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("egress_proxy: %q, tls: {ca_file: %q}", "http://"+px.addr, ca)))
+		resp, err := http.Get(g.url + "/api/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if reason, _ := errorBody(t, resp); resp.StatusCode != 502 || reason != "BackendConnectionFailure" {
+			t.Errorf("got %d %s, want 502 BackendConnectionFailure", resp.StatusCode, reason)
+		}
+		if len(seen.handshakes()) != 0 {
+			t.Errorf("backend reached despite the refusal")
+		}
+	})
+}
+
+func TestSourceAddresses(t *testing.T) {
+	const n = 6
+	var mu sync.Mutex
+	from := map[string]int{}
+	be, _ := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from[host]++
+		mu.Unlock()
+		okHandler(w, r)
+	}, nil)
+	g := startGateway(t, oneAPI(be.URL, "keepalive_timeout: 0s, source_addresses: [127.0.0.2, 127.0.0.3]"))
+	getN(t, client(1), g.url+"/api/x", n)
+
+	mu.Lock()
+	if len(from) != 2 || from["127.0.0.2"] == 0 || from["127.0.0.3"] == 0 || from["127.0.0.2"]+from["127.0.0.3"] != n {
+		t.Errorf("backend saw sources %v, want both 127.0.0.2 and 127.0.0.3, %d in all", from, n)
+	}
+	mu.Unlock()
+	settle(func() bool { return poolStats(t, g).ClosedTotal == n })
+	st := poolStats(t, g)
+	if len(st.Sources) != 2 {
+		t.Fatalf("pool sources: got %+v, want 127.0.0.2 and 127.0.0.3", st.Sources)
+	}
+	for i, ip := range []string{"127.0.0.2", "127.0.0.3"} {
+		s := st.Sources[i]
+		if s.SourceIP != ip || s.OpenedTotal != uint64(from[ip]) || s.ClosedLast240s != int64(from[ip]) {
+			t.Errorf("source %d: got %+v, want %s with %d opened and closed", i, s, ip, from[ip])
+		}
+	}
+}
+
+// dnsResolver is a DNS the test controls.
+type dnsResolver struct {
+	mu    sync.Mutex
+	addrs []netip.Addr
+}
+
+func (r *dnsResolver) set(addrs ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addrs = nil
+	for _, a := range addrs {
+		r.addrs = append(r.addrs, netip.MustParseAddr(a))
+	}
+}
+
+func (r *dnsResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if host != "backend.test" {
+		return nil, fmt.Errorf("no such host %q", host)
+	}
+	return append([]netip.Addr(nil), r.addrs...), nil
+}
+
+// startGatewayState is startGateway with the caller's State (to inject a
+// resolver).
+func startGatewayState(t *testing.T, yaml string, st *State) *gw {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	snap, err := Build(context.Background(), cfg, st)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	log := &syncBuffer{}
+	srv := NewServer(st, snap, telemetry.NewRequestLog(log), io.Discard)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return &gw{url: "http://" + ln.Addr().String(), log: log, srv: srv}
+}
+
+// backendPair starts HTTP backends on 127.0.0.1 and 127.0.0.2 with the same
+// port; each counts its requests.
+func backendPair(t *testing.T) (port int, hits [2]*connCounter, reqs func() [2]int) {
+	t.Helper()
+	var mu sync.Mutex
+	var n [2]int
+	for range 20 {
+		ln1, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = ln1.Addr().(*net.TCPAddr).Port
+		ln2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)))
+		if err != nil {
+			ln1.Close()
+			continue
+		}
+		for i, ln := range []net.Listener{ln1, ln2} {
+			cc := &connCounter{}
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				n[i]++
+				mu.Unlock()
+				okHandler(w, r)
+			}))
+			ts.Listener.Close()
+			ts.Listener = ln
+			ts.Config.ConnState = cc.track
+			ts.Start()
+			t.Cleanup(ts.Close)
+			hits[i] = cc
+		}
+		return port, hits, func() [2]int {
+			mu.Lock()
+			defer mu.Unlock()
+			return n
+		}
+	}
+	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
+	return 0, hits, nil
+}
+
+// poolByDest finds a pool's ledger in /pools.
+func poolByDest(g *gw, dest string) (connpool.Stats, bool) {
+	for _, s := range g.srv.Pools() {
+		if s.Dest == dest {
+			return s, true
+		}
+	}
+	return connpool.Stats{}, false
+}
+
+// A name resolving to two addresses gets a pool per address; when one
+// address leaves DNS its pool is drained (dns_drain) and traffic moves to
+// the other.
+func TestDNSDrain(t *testing.T) {
+	port, conns, reqs := backendPair(t)
+	res := &dnsResolver{}
+	res.set("127.0.0.1", "127.0.0.2")
+	st := NewState()
+	st.Resolver = res
+	g := startGatewayState(t, oneAPI("http://backend.test:"+strconv.Itoa(port), "resolve_interval: 50ms"), st)
+	c := client(1)
+	getN(t, c, g.url+"/api/x", 4)
+	if got := reqs(); got != [2]int{2, 2} {
+		t.Errorf("requests per address: got %v, want [2 2]", got)
+	}
+	one, two := "127.0.0.1:"+strconv.Itoa(port), "127.0.0.2:"+strconv.Itoa(port)
+	settle(func() bool {
+		s1, _ := poolByDest(g, one)
+		s2, _ := poolByDest(g, two)
+		return s1.Idle == 1 && s2.Idle == 1
+	})
+	for _, d := range []string{one, two} {
+		if s, ok := poolByDest(g, d); !ok || s.Idle != 1 {
+			t.Errorf("pool %s: got %+v (found %v), want one idle connection", d, s, ok)
+		}
+	}
+
+	res.set("127.0.0.2")
+	waitFor(t, func() bool {
+		s, _ := poolByDest(g, one)
+		return s.Draining
+	})
+	s, _ := poolByDest(g, one)
+	if s.ClosedByReason["dns_drain"] != 1 || s.Idle != 0 {
+		t.Errorf("drained pool: got %d closed dns_drain, %d idle; want 1, 0", s.ClosedByReason["dns_drain"], s.Idle)
+	}
+	waitFor(t, func() bool { return conns[0].open.Load() == 0 })
+
+	getN(t, c, g.url+"/api/x", 4)
+	if got := reqs(); got != [2]int{2, 6} {
+		t.Errorf("requests per address after the drain: got %v, want [2 6]", got)
+	}
+	if s, _ := poolByDest(g, two); s.Draining || s.OpenedTotal != 1 || s.ClosedTotal != 0 {
+		t.Errorf("remaining pool: got draining %v, opened %d, closed %d; want false, 1, 0", s.Draining, s.OpenedTotal, s.ClosedTotal)
+	}
+}
