@@ -190,9 +190,9 @@ func (p *Pool) wait(ctx context.Context, w *waiter, dialing bool, qt time.Durati
 }
 
 // dialFor dials on behalf of w, detached from w's context.
-func (p *Pool) dialFor(w *waiter) {
+func (p *Pool) dialFor(w *waiter, dial DialFunc) {
 	start := time.Now()
-	nc, err := p.dial(p.dialCtx)
+	nc, err := dial(p.dialCtx)
 	connect := time.Since(start)
 	if err == nil && nc == nil {
 		err = errNoConn
@@ -345,7 +345,15 @@ func (p *Pool) atCapLocked() bool {
 func (p *Pool) startDialLocked(w *waiter) {
 	w.dialing = true
 	p.dialing++
-	go p.dialFor(w)
+	go p.dialFor(w, p.dial)
+}
+
+// SetDial replaces how new connections are opened (a reload that changed
+// the connect timeout or rotated TLS files); open connections stay.
+func (p *Pool) SetDial(dial DialFunc) {
+	p.mu.Lock()
+	p.dial = dial
+	p.mu.Unlock()
 }
 
 // slotFreedLocked lets the oldest waiters without a dial of their own dial

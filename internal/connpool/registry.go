@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Key identifies a pool in a Registry.
@@ -27,88 +28,122 @@ func compareKeys(a, b Key) int {
 	return cmp.Compare(a.Profile, b.Profile)
 }
 
-// Registry holds the pools that outlive config reloads, keyed by identity.
-// Its lock is taken to find, create and sweep pools, never by a pool's
-// request path.
+// Registry holds the pools that outlive config reloads, keyed by identity
+// and counted by reference: every target that uses a pool holds one
+// reference, so a pool shared by two APIs, or by the old and the new config
+// during a reload, lives until its last user lets go. Its lock is taken to
+// acquire and release pools, never by a pool's request path.
 type Registry struct {
-	mu     sync.RWMutex
-	pools  map[Key]*Pool
-	closed bool
+	mu      sync.RWMutex
+	pools   map[Key]*entry
+	retired []retiredPool // drained pools, kept in Stats while their closed ports may still be held
+	closed  bool
+}
+
+// RetiredVisible is how long a drained pool stays in Stats: the 240 s a NAT
+// or TIME_WAIT may still hold the ports its connections used.
+const RetiredVisible = 240 * time.Second
+
+type retiredPool struct {
+	k  Key
+	p  *Pool
+	at time.Time
+}
+
+type entry struct {
+	p    *Pool
+	refs int
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{pools: make(map[Key]*Pool)}
+	return &Registry{pools: make(map[Key]*entry)}
 }
 
-// Pool returns the pool for k, creating it with s and dial; an existing pool
-// gets Update(s) and keeps its dial function. After Close it returns a new,
-// already drained pool.
-func (r *Registry) Pool(k Key, s Settings, dial DialFunc) *Pool {
-	r.mu.RLock()
-	p, ok := r.pools[k]
-	r.mu.RUnlock()
-	if ok {
-		p.Update(s)
-		return p
-	}
-
+// Acquire returns the pool for k and counts one more reference to it. An
+// existing pool gets Update(s) and SetDial(dial): new connections use the
+// latest settings, open ones stay. After Close it returns a new, already
+// drained pool that the registry does not hold.
+func (r *Registry) Acquire(k Key, s Settings, dial DialFunc) *Pool {
 	r.mu.Lock()
-	if p, ok := r.pools[k]; ok {
+	if e, ok := r.pools[k]; ok {
+		e.refs++
 		r.mu.Unlock()
-		p.Update(s)
-		return p
+		e.p.Update(s)
+		e.p.SetDial(dial)
+		return e.p
 	}
-	p = New(k.Dest, s, dial)
+	p := New(k.Dest, s, dial)
 	p.profile = k.Profile
 	if r.closed {
 		r.mu.Unlock()
 		p.Drain(Shutdown)
 		return p
 	}
-	r.pools[k] = p
+	r.pools[k] = &entry{p: p, refs: 1}
 	r.mu.Unlock()
 	return p
+}
+
+// Release drops one reference to the pool p held under k. The last
+// reference removes it from the registry and drains it with reason
+// (dns_drain when its address vanished, shutdown when its config went).
+func (r *Registry) Release(k Key, p *Pool, reason CloseReason) {
+	r.mu.Lock()
+	e, ok := r.pools[k]
+	if !ok || e.p != p {
+		r.mu.Unlock()
+		return // already gone (Close), or a pool born drained
+	}
+	e.refs--
+	last := e.refs <= 0
+	if last {
+		delete(r.pools, k)
+		now := time.Now()
+		r.pruneLocked(now)
+		r.retired = append(r.retired, retiredPool{k: k, p: p, at: now})
+	}
+	r.mu.Unlock()
+	if last {
+		p.Drain(reason)
+	}
 }
 
 // Lookup returns the pool for k, if the registry holds one.
 func (r *Registry) Lookup(k Key) (*Pool, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	p, ok := r.pools[k]
-	return p, ok
+	e, ok := r.pools[k]
+	if !ok {
+		return nil, false
+	}
+	return e.p, true
 }
 
-// Retain drains (reason Shutdown) and drops every pool whose key is not in
-// live: the sweep after a reload.
-func (r *Registry) Retain(live map[Key]bool) {
-	var dead []*Pool
-	r.mu.Lock()
-	for k, p := range r.pools {
-		if !live[k] {
-			delete(r.pools, k)
-			dead = append(dead, p)
-		}
-	}
-	r.mu.Unlock()
-	for _, p := range dead {
-		p.Drain(Shutdown)
-	}
+// pruneLocked forgets retired pools older than RetiredVisible. r.mu must
+// be held.
+func (r *Registry) pruneLocked(now time.Time) {
+	r.retired = slices.DeleteFunc(r.retired, func(rp retiredPool) bool { return now.Sub(rp.at) > RetiredVisible })
 }
 
-// Stats returns every pool's ledger, sorted by Dest then Profile.
+// Stats returns every pool's ledger, sorted by Dest then Profile; pools
+// drained in the last RetiredVisible are included (Draining set).
 func (r *Registry) Stats() []Stats {
-	type entry struct {
+	type keyed struct {
 		k Key
 		p *Pool
 	}
-	r.mu.RLock()
-	entries := make([]entry, 0, len(r.pools))
-	for k, p := range r.pools {
-		entries = append(entries, entry{k, p})
+	r.mu.Lock()
+	r.pruneLocked(time.Now())
+	entries := make([]keyed, 0, len(r.pools)+len(r.retired))
+	for k, e := range r.pools {
+		entries = append(entries, keyed{k, e.p})
 	}
-	r.mu.RUnlock()
-	slices.SortFunc(entries, func(a, b entry) int { return compareKeys(a.k, b.k) })
+	for _, rp := range r.retired {
+		entries = append(entries, keyed{rp.k, rp.p})
+	}
+	r.mu.Unlock()
+	slices.SortFunc(entries, func(a, b keyed) int { return compareKeys(a.k, b.k) })
 	out := make([]Stats, len(entries))
 	for i, e := range entries {
 		out[i] = e.p.Stats()
@@ -122,8 +157,11 @@ func (r *Registry) Close() {
 	r.mu.Lock()
 	r.closed = true
 	pools := make([]*Pool, 0, len(r.pools))
-	for _, p := range r.pools {
-		pools = append(pools, p)
+	now := time.Now()
+	for k, e := range r.pools {
+		pools = append(pools, e.p)
+		delete(r.pools, k)
+		r.retired = append(r.retired, retiredPool{k: k, p: e.p, at: now})
 	}
 	r.mu.Unlock()
 	for _, p := range pools {

@@ -3,6 +3,7 @@ package connpool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -14,9 +15,9 @@ func TestRegistry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &pipeBackend{}
 		defer b.close()
-		other := func(context.Context) (net.Conn, error) {
-			t.Error("an existing pool dialed with the dial function of a later Pool call")
-			return nil, errors.New("wrong dial")
+		oldDial := func(context.Context) (net.Conn, error) {
+			t.Error("a pool dialed with the dial function of an earlier Acquire")
+			return nil, errors.New("old dial")
 		}
 		r := NewRegistry()
 		defer r.Close()
@@ -27,15 +28,15 @@ func TestRegistry(t *testing.T) {
 		kATLS := Key{Dest: destA, Profile: "tls"}
 		kB := Key{Dest: destB}
 
-		pA := r.Pool(kA, Settings{IdleTimeout: time.Minute, MaxConns: 2}, b.dial)
-		if got := r.Pool(kA, Settings{IdleTimeout: time.Minute, MaxConns: 5}, other); got != pA {
-			t.Fatalf("second Pool for the same key: got a new pool, want the existing one")
+		pA := r.Acquire(kA, Settings{IdleTimeout: time.Minute, MaxConns: 2}, oldDial)
+		if got := r.Acquire(kA, Settings{IdleTimeout: time.Minute, MaxConns: 5}, b.dial); got != pA {
+			t.Fatalf("second Acquire for the same key: got a new pool, want the existing one")
 		}
 		if got := pA.Stats().MaxConnections; got != 5 {
 			t.Errorf("max_connections after Update: got %d, want 5", got)
 		}
-		pATLS := r.Pool(kATLS, Settings{IdleTimeout: time.Minute}, b.dial)
-		pB := r.Pool(kB, Settings{IdleTimeout: time.Minute}, b.dial)
+		pATLS := r.Acquire(kATLS, Settings{IdleTimeout: time.Minute}, b.dial)
+		pB := r.Acquire(kB, Settings{IdleTimeout: time.Minute}, b.dial)
 		if pATLS == pA || pB == pA {
 			t.Fatalf("different keys share a pool")
 		}
@@ -43,50 +44,62 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("profile/dest: got %q/%v, want tls/%v", pATLS.Profile(), pA.Dest(), destA)
 		}
 
-		// The existing pool keeps its dial function.
+		// New connections use the latest dial function.
 		c := mustGet(t, pA, false)
 		c.Release(BackendTerms{})
 
-		stats := r.Stats()
 		var order []string
-		for _, s := range stats {
+		for _, s := range r.Stats() {
 			order = append(order, s.Dest+"|"+s.Profile)
 		}
 		want := []string{"127.0.0.1:80/b.example|", "127.0.0.1:8080|", "127.0.0.1:8080|tls"}
-		if len(order) != len(want) {
-			t.Fatalf("stats: got %v, want %v", order, want)
-		}
-		for i := range want {
-			if order[i] != want[i] {
-				t.Fatalf("stats order: got %v, want %v", order, want)
-			}
+		if fmt.Sprint(order) != fmt.Sprint(want) {
+			t.Fatalf("stats order: got %v, want %v", order, want)
 		}
 
-		// Sweep after a reload that kept only kA: the others drain.
-		r.Retain(map[Key]bool{kA: true})
-		if _, err := pB.Get(context.Background(), false); !errors.Is(err, ErrClosed) {
-			t.Errorf("Get on a swept pool: got %v, want ErrClosed", err)
+		// pA has two references: the first release keeps it serving.
+		r.Release(kA, pA, DNSDrain)
+		if st := pA.Stats(); st.Draining {
+			t.Fatalf("pool drained while a reference remains")
 		}
-		if _, ok := r.Lookup(kB); ok {
-			t.Errorf("Lookup of a swept key: got found, want gone")
+		r.Release(kA, pA, DNSDrain)
+		if st := pA.Stats(); !st.Draining || closed(st, DNSDrain) != 1 {
+			t.Errorf("after the last release draining/dns_drain: got %v/%d, want true/1", st.Draining, closed(st, DNSDrain))
 		}
-		if p, ok := r.Lookup(kA); !ok || p != pA {
-			t.Errorf("Lookup of a live key: got (%p, %v), want (%p, true)", p, ok, pA)
+		if _, ok := r.Lookup(kA); ok {
+			t.Errorf("Lookup of a released key: got found, want gone")
 		}
-		if got := len(r.Stats()); got != 1 {
-			t.Errorf("pools after Retain: got %d, want 1", got)
+		// A stale release of a pool no longer registered is ignored.
+		pA2 := r.Acquire(kA, Settings{IdleTimeout: time.Minute}, b.dial)
+		if pA2 == pA {
+			t.Fatalf("Acquire after the last release: got the drained pool, want a new one")
 		}
-		// A new pool for a swept key starts afresh.
-		if got := r.Pool(kB, Settings{IdleTimeout: time.Minute}, b.dial); got == pB {
-			t.Errorf("Pool for a swept key: got the drained pool, want a new one")
+		r.Release(kA, pA, Shutdown)
+		if pA2.Stats().Draining {
+			t.Errorf("releasing an old pool drained its successor")
 		}
+		mustGet(t, pB, false).Release(BackendTerms{})
 
 		r.Close()
-		st := pA.Stats()
-		if !st.Draining || closed(st, Shutdown) != 1 {
-			t.Errorf("after Close draining/shutdown: got %v/%d, want true/1", st.Draining, closed(st, Shutdown))
+		st := pA2.Stats()
+		if !st.Draining {
+			t.Errorf("after Close: pool not draining")
 		}
-		late := r.Pool(Key{Dest: destB, Profile: "late"}, Settings{IdleTimeout: time.Minute}, b.dial)
+		for _, st := range r.Stats() {
+			if !st.Draining {
+				t.Errorf("after Close: %s not draining", st.Dest)
+			}
+		}
+		// Drained pools stay visible while their closed ports may be held,
+		// then are forgotten.
+		if got := len(r.Stats()); got != 4 {
+			t.Errorf("pools visible after Close: got %d, want 4 (3 held + 1 retired earlier)", got)
+		}
+		time.Sleep(RetiredVisible + time.Second)
+		if got := len(r.Stats()); got != 0 {
+			t.Errorf("pools visible %v after Close: got %d, want 0", RetiredVisible, got)
+		}
+		late := r.Acquire(Key{Dest: destB, Profile: "late"}, Settings{IdleTimeout: time.Minute}, b.dial)
 		if _, err := late.Get(context.Background(), false); !errors.Is(err, ErrClosed) {
 			t.Errorf("Get on a pool made after Close: got %v, want ErrClosed", err)
 		}

@@ -63,14 +63,15 @@ func (s *Server) Snapshot() *Snapshot { return s.snap.Load() }
 func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Swap makes next the serving snapshot. Requests already routed finish on
-// the old one; pools that next no longer references are drained.
+// the old one; the old snapshot's pool references are released, so pools
+// next does not use are drained and the ones it shares keep their
+// connections.
 func (s *Server) Swap(next *Snapshot) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	next.start()
 	old := s.snap.Swap(next)
 	old.stop()
-	s.state.Registry.Retain(next.liveKeys())
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,

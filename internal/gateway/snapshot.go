@@ -65,18 +65,9 @@ func (s *Snapshot) start() {
 	}
 }
 
-// stop ends the targets' background work.
+// stop ends the targets' background work and releases their pools.
 func (s *Snapshot) stop() {
 	for _, a := range s.apis {
 		a.target.Stop()
 	}
-}
-
-// liveKeys returns the pool keys this snapshot references.
-func (s *Snapshot) liveKeys() map[connpool.Key]bool {
-	live := map[connpool.Key]bool{}
-	for _, a := range s.apis {
-		a.target.Keys(live)
-	}
-	return live
 }

@@ -83,6 +83,11 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, t *upstream.
 		ep, pool := t.Pick()
 		conn, err := pool.Get(ctx, attempt > 0)
 		if err != nil {
+			if errors.Is(err, connpool.ErrClosed) && attempt+1 < maxAttempts {
+				// Drained between Pick and Get (DNS drain, reload): nothing
+				// was sent, pick again.
+				continue
+			}
 			return classifyGet(ctx, err)
 		}
 		rec.Destination = conn.RemoteAddr()

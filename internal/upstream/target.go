@@ -118,17 +118,20 @@ func New(ctx context.Context, spec config.Target, deps Deps) (*Target, error) {
 		return nil, err
 	}
 	t := &Target{Transport: tr}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
 	for _, raw := range spec.Endpoints {
 		ep, err := newEndpoint(raw, tr, d, deps)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			if err = ep.resolve(ctx); err != nil {
+				err = fmt.Errorf("endpoint %q: %w", raw, err)
+			}
 		}
-		if err := ep.resolve(ctx); err != nil {
-			return nil, fmt.Errorf("endpoint %q: %w", raw, err)
+		if err != nil {
+			t.Stop() // release what the endpoints before it acquired
+			return nil, err
 		}
 		t.endpoints = append(t.endpoints, ep)
 	}
-	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
 
@@ -257,6 +260,7 @@ func (ep *Endpoint) resolve(ctx context.Context) error {
 	slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
 	addrs = slices.Compact(addrs)
 
+	cur := ep.pools.Load()
 	next := make([]*connpool.Pool, 0, len(addrs))
 	for _, a := range addrs {
 		dest := connpool.Dest{Addr: netip.AddrPortFrom(a, port)}
@@ -267,31 +271,18 @@ func (ep *Endpoint) resolve(ctx context.Context) error {
 				tunnel = net.JoinHostPort(ep.hostname, strconv.Itoa(int(ep.port)))
 			}
 		}
-		p := ep.deps.Registry.Pool(connpool.Key{Dest: dest, Profile: ep.profile}, ep.settings, ep.dial.Func(dest, tunnel))
-		if tm, ok := ep.draining[p]; ok {
-			// Back before its drain ran: keep it.
-			tm.Stop()
-			delete(ep.draining, p)
-		}
-		next = append(next, p)
+		next = append(next, ep.holdLocked(cur, dest, tunnel))
 	}
-	// A pool drained before (its address vanished, then came back after the
-	// drain ran; or another target sharing it drained it) refuses every Get,
-	// and the registry hands it out until the next reload sweeps it. Leave
-	// it out while any address has a working pool.
-	if open := slices.DeleteFunc(slices.Clone(next), func(p *connpool.Pool) bool { return p.Stats().Draining }); len(open) > 0 {
-		next = open
-	}
-	old := ep.pools.Swap(&next)
-	if old == nil {
+	ep.pools.Store(&next)
+	if cur == nil {
 		return nil
 	}
-	for _, p := range *old {
+	for _, p := range *cur {
 		if slices.Contains(next, p) {
 			continue
 		}
 		if ep.jitter <= 0 {
-			p.Drain(connpool.DNSDrain)
+			ep.release(p, connpool.DNSDrain)
 			continue
 		}
 		// Spread the drain so a DNS change does not close every
@@ -299,14 +290,43 @@ func (ep *Endpoint) resolve(ctx context.Context) error {
 		if ep.draining == nil {
 			ep.draining = make(map[*connpool.Pool]*time.Timer)
 		}
-		if _, ok := ep.draining[p]; !ok {
-			ep.draining[p] = time.AfterFunc(rand.N(ep.jitter), func() { ep.drainVanished(p) })
-		}
+		ep.draining[p] = time.AfterFunc(rand.N(ep.jitter), func() { ep.drainVanished(p) })
 	}
 	return nil
 }
 
-// drainVanished drains p (reason dns_drain) unless its address came back
+// holdLocked returns the pool for dest: the one the endpoint already holds
+// (in use, or vanished and waiting for its drain: the address is back), or
+// a new reference from the registry. ep.mu must be held.
+func (ep *Endpoint) holdLocked(cur *[]*connpool.Pool, dest connpool.Dest, tunnel string) *connpool.Pool {
+	if cur != nil {
+		for _, p := range *cur {
+			if p.Dest() == dest {
+				return p
+			}
+		}
+	}
+	for p, tm := range ep.draining {
+		if p.Dest() == dest {
+			tm.Stop()
+			delete(ep.draining, p)
+			return p
+		}
+	}
+	return ep.deps.Registry.Acquire(ep.key(dest), ep.settings, ep.dial.Func(dest, tunnel))
+}
+
+func (ep *Endpoint) key(d connpool.Dest) connpool.Key {
+	return connpool.Key{Dest: d, Profile: ep.profile}
+}
+
+// release lets go of the endpoint's reference to p; the registry drains it
+// when no other target (another API, the next config) holds it.
+func (ep *Endpoint) release(p *connpool.Pool, reason connpool.CloseReason) {
+	ep.deps.Registry.Release(ep.key(p.Dest()), p, reason)
+}
+
+// drainVanished releases p (reason dns_drain) unless its address came back
 // or the endpoint stopped since the drain was scheduled.
 func (ep *Endpoint) drainVanished(p *connpool.Pool) {
 	ep.mu.Lock()
@@ -316,21 +336,29 @@ func (ep *Endpoint) drainVanished(p *connpool.Pool) {
 	}
 	delete(ep.draining, p)
 	if !slices.Contains(*ep.pools.Load(), p) {
-		p.Drain(connpool.DNSDrain)
+		ep.release(p, connpool.DNSDrain)
 	}
 }
 
-// stop cancels pending drains and schedules no more: the registry sweep
-// that follows a reload (Registry.Retain) drains the pools no live target
-// references, and a pool the new config still uses must not be drained by
-// the old one's timers.
+// stop cancels pending drains and releases every pool the endpoint holds
+// (reason shutdown): a pool that the next config, or another API, still
+// uses lives on.
 func (ep *Endpoint) stop() {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
+	if ep.stopped {
+		return
+	}
 	ep.stopped = true
 	for p, tm := range ep.draining {
 		tm.Stop()
 		delete(ep.draining, p)
+		ep.release(p, connpool.Shutdown)
+	}
+	if cur := ep.pools.Load(); cur != nil {
+		for _, p := range *cur {
+			ep.release(p, connpool.Shutdown)
+		}
 	}
 }
 
@@ -378,21 +406,12 @@ func (t *Target) Start() {
 	}()
 }
 
-// Stop ends re-resolution (interrupting a lookup in flight) and cancels
-// drains not yet run. The pools stay in the registry, which sweeps what no
-// live target references. Stop is idempotent.
+// Stop ends re-resolution (interrupting a lookup in flight), cancels drains
+// not yet run and releases the target's pools: pools no other target holds
+// are drained. Stop is idempotent.
 func (t *Target) Stop() {
 	t.cancel()
 	for _, ep := range t.endpoints {
 		ep.stop()
-	}
-}
-
-// Keys adds the registry keys of the target's pools to live.
-func (t *Target) Keys(live map[connpool.Key]bool) {
-	for _, ep := range t.endpoints {
-		for _, p := range ep.Pools() {
-			live[connpool.Key{Dest: p.Dest(), Profile: ep.profile}] = true
-		}
 	}
 }

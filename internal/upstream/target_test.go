@@ -265,7 +265,7 @@ func TestResolveOnePoolPerAddress(t *testing.T) {
 func TestResolveDrainsVanishedAddress(t *testing.T) {
 	port, one, two := listenPair(t)
 	res := newResolver("backend.test", "127.0.0.1", "127.0.0.2")
-	tg, _ := newTarget(t, transport(), res, "http://backend.test:"+strconv.Itoa(int(port)))
+	tg, reg := newTarget(t, transport(), res, "http://backend.test:"+strconv.Itoa(int(port)))
 	ep := tg.Endpoints()[0]
 	pools := ep.Pools()
 	gone, kept := pools[0], pools[1]
@@ -295,10 +295,11 @@ func TestResolveDrainsVanishedAddress(t *testing.T) {
 	if _, closed := two.counts(); closed != 0 {
 		t.Errorf("127.0.0.2 backend: got %d connections closed, want 0", closed)
 	}
-	live := map[connpool.Key]bool{}
-	tg.Keys(live)
-	if len(live) != 1 || !live[connpool.Key{Dest: kept.Dest(), Profile: ep.profile}] {
-		t.Errorf("Keys: got %v, want only %s", live, kept.Dest())
+	if _, ok := reg.Lookup(ep.key(gone.Dest())); ok {
+		t.Errorf("registry still holds the drained pool %s", gone.Dest())
+	}
+	if p, ok := reg.Lookup(ep.key(kept.Dest())); !ok || p != kept {
+		t.Errorf("registry lost the kept pool %s", kept.Dest())
 	}
 }
 
@@ -449,15 +450,19 @@ func TestAddressBackAfterDrain(t *testing.T) {
 	}
 }
 
-// Stop cancels pending drains: after a reload the registry sweep decides,
-// and the old target must not drain a pool the new one uses.
+// Stop cancels pending drains and lets go of the target's pools: a pool the
+// next config also holds lives on, one only this target held is drained.
 func TestStopCancelsPendingDrains(t *testing.T) {
 	port, _, _ := listenPair(t)
 	res := newResolver("backend.test", "127.0.0.1", "127.0.0.2")
-	tg, _ := newTarget(t, transport(), res, "http://backend.test:"+strconv.Itoa(int(port)))
+	tg, reg := newTarget(t, transport(), res, "http://backend.test:"+strconv.Itoa(int(port)))
 	ep := tg.Endpoints()[0]
 	neverDrain(ep)
-	vanished := ep.Pools()[0]
+	vanished, only := ep.Pools()[0], ep.Pools()[1]
+	// The next config holds the vanished address's pool too.
+	if p := reg.Acquire(ep.key(vanished.Dest()), ep.settings, nil); p != vanished {
+		t.Fatalf("Acquire: got another pool for %s", vanished.Dest())
+	}
 
 	res.set("backend.test", "127.0.0.2")
 	if err := ep.resolve(context.Background()); err != nil {
@@ -476,7 +481,10 @@ func TestStopCancelsPendingDrains(t *testing.T) {
 		t.Errorf("resolve after Stop: got pools %v, want them unchanged", got)
 	}
 	if vanished.Stats().Draining {
-		t.Errorf("pool drained after Stop")
+		t.Errorf("a pool another config holds was drained by Stop")
+	}
+	if st := only.Stats(); !st.Draining {
+		t.Errorf("a pool only the stopped target held: got draining %v, want drained", st.Draining)
 	}
 }
 
