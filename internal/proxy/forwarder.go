@@ -40,17 +40,24 @@ type Forwarder struct {
 // New returns a Forwarder.
 func New() *Forwarder {
 	return &Forwarder{exchanges: sync.Pool{New: func() any {
-		return &exchange{head: make([]byte, 0, 2048), buf: make([]byte, MaxReplayBody), resp: h1.Response{Header: http.Header{}}}
+		ex := &exchange{head: make([]byte, 0, 2048), buf: make([]byte, MaxReplayBody), resp: h1.Response{Header: http.Header{}}}
+		ex.abort = func() { _ = ex.nc.SetDeadline(aLongTimeAgo) }
+		return ex
 	}}}
 }
 
 // exchange is one request's scratch space.
 type exchange struct {
-	head []byte
-	buf  []byte // copy buffer, also the replay body when it fits
-	body []byte // the kept request body (aliases buf or is nil)
-	resp h1.Response
-	cw   h1.ChunkedWriter
+	nc    net.Conn // the backend connection of the current attempt
+	abort func()   // cuts nc (past deadline): the client went away
+	// tainted: an abort callback may still run and touch nc, so the
+	// exchange must not be reused.
+	tainted bool
+	head    []byte
+	buf     []byte // copy buffer, also the replay body when it fits
+	body    []byte // the kept request body (aliases buf or is nil)
+	resp    h1.Response
+	cw      h1.ChunkedWriter
 }
 
 // Aborted is returned when the response had already started when the
@@ -65,7 +72,11 @@ var Aborted = errors.New("response aborted after it started")
 // which needs no abort).
 func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, t *upstream.Target, rest string, rec *telemetry.Record) error {
 	ex := f.exchanges.Get().(*exchange)
-	defer f.exchanges.Put(ex)
+	defer func() {
+		if !ex.tainted {
+			f.exchanges.Put(ex)
+		}
+	}()
 	ex.body = nil
 
 	// Keep small bodies so a stale connection can be replayed. Reading the
@@ -95,10 +106,10 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, t *upstream.
 		rec.ConnectDuration = conn.ConnectDuration()
 		start := time.Now()
 		streamed, err := f.exchange(ctx, ex, conn, ep, t, r, rest, rec)
-		rec.BackendDuration += time.Since(start)
 		if err == nil {
 			return f.respond(w, r, ex, conn, rec, start)
 		}
+		rec.BackendDuration += time.Since(start)
 		if ctx.Err() != nil {
 			conn.Close(connpool.Error)
 			return failure.New(failure.ClientConnectionFailure, "client went away waiting for the backend", ctx.Err())
@@ -129,9 +140,16 @@ func (f *Forwarder) exchange(ctx context.Context, ex *exchange, conn *connpool.C
 	if rt := t.Transport.ResponseTimeout; rt > 0 {
 		_ = nc.SetDeadline(time.Now().Add(rt))
 	}
-	// Abort the backend exchange when the client goes away.
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
-	defer stop()
+	// Abort the backend exchange when the client goes away. The callback
+	// is bound once per pooled exchange (no closure per request).
+	ex.nc = nc
+	stop := context.AfterFunc(ctx, ex.abort)
+	stopped := false
+	defer func() {
+		if !stopped && !stop() {
+			ex.tainted = true
+		}
+	}()
 
 	ex.head = appendRequestHead(ex.head[:0], r, ep, rest, rec.RequestID)
 	if _, err := conn.W.Write(ex.head); err != nil {
@@ -178,6 +196,14 @@ func (f *Forwarder) exchange(ctx context.Context, ex *exchange, conn *connpool.C
 	}
 	// response_timeout covers the time to the response head only.
 	_ = nc.SetDeadline(time.Time{})
+	stopped = true
+	if !stop() {
+		ex.tainted = true
+		// The client went away as the head arrived: the abort callback ran
+		// or is running and may set a past deadline at any moment, so this
+		// connection must not go back to the pool.
+		return streamed, context.Cause(ctx)
+	}
 	return streamed, nil
 }
 
@@ -242,7 +268,7 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, ex *exchange
 			if _, werr := w.Write(ex.buf[:n]); werr != nil {
 				conn.Close(connpool.Error)
 				rec.Error = string(failure.ClientConnectionFailure)
-				rec.BackendDuration = time.Since(start)
+				rec.BackendDuration += time.Since(start)
 				return nil
 			}
 			rec.BytesOut += int64(n)
@@ -257,11 +283,11 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, ex *exchange
 			conn.Close(connpool.Error)
 			fe := classifyExchange(rerr)
 			rec.Error, rec.Detail = string(fe.Reason), fe.Error()
-			rec.BackendDuration = time.Since(start)
+			rec.BackendDuration += time.Since(start)
 			return Aborted
 		}
 	}
-	rec.BackendDuration = time.Since(start)
+	rec.BackendDuration += time.Since(start)
 	for k, vs := range resp.Trailer {
 		if !forbiddenTrailer(k) {
 			hdr[http.TrailerPrefix+k] = vs
@@ -518,11 +544,9 @@ func copyResponseHeader(dst, src http.Header) {
 	if via := dst["Via"]; len(via) > 0 {
 		dst["Via"] = append(via, "1.1 weir")
 	} else {
-		dst["Via"] = viaWeir
+		dst["Via"] = []string{"1.1 weir"}
 	}
 }
-
-var viaWeir = []string{"1.1 weir"}
 
 // onlyChunked reports whether a Transfer-Encoding header lists nothing but
 // chunked.
