@@ -4,7 +4,6 @@
 package route
 
 import (
-	"net"
 	"sort"
 	"strings"
 )
@@ -108,15 +107,23 @@ func matchPath(es []entry, path string) (int, string, bool) {
 	return 0, "", false
 }
 
-// hostOnly strips a port and IPv6 brackets from a Host header value.
+// hostOnly strips a port and IPv6 brackets from a Host header value
+// without allocating (net.SplitHostPort allocates an error for the common
+// port-less Host).
 func hostOnly(h string) string {
 	if h == "" {
 		return h
 	}
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		return host
+	if h[0] == '[' {
+		if end := strings.IndexByte(h, ']'); end > 0 {
+			return h[1:end]
+		}
+		return h
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if i := strings.IndexByte(h, ':'); i >= 0 && strings.IndexByte(h[i+1:], ':') < 0 {
+		return h[:i]
+	}
+	return h
 }
 
 // lowerASCII lower-cases s, allocating only when it has upper-case letters.

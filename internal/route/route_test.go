@@ -77,3 +77,23 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+func TestHostOnly(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"example.com", "example.com"},
+		{"example.com:8080", "example.com"},
+		{"[::1]:80", "::1"},
+		{"[::1]", "::1"},
+		{"::1", "::1"},
+		{"", ""},
+		{"127.0.0.1:80", "127.0.0.1"},
+	}
+	for _, tt := range tests {
+		if got := hostOnly(tt.in); got != tt.want {
+			t.Errorf("hostOnly(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = hostOnly("example.com") }); n != 0 {
+		t.Errorf("hostOnly allocates %v times, want 0", n)
+	}
+}
