@@ -546,9 +546,13 @@ func backendIdleBudget(announced, learned time.Duration) (d time.Duration, ok bo
 }
 
 // margin is how far below a backend's idle term weir retires a connection,
-// so that weir, not the backend, closes it: max(10%, 50ms).
+// so that weir, not the backend, closes it: max(10%, 250ms). The floor
+// absorbs the time between taking an idle connection and the request
+// reaching the backend, which on a loaded host (goroutine scheduling, GC)
+// reaches tens of milliseconds: a smaller one let the backend's close race
+// non-replayable requests under CPU contention.
 func margin(term time.Duration) time.Duration {
-	return max(term/10, 50*time.Millisecond)
+	return max(term/10, 250*time.Millisecond)
 }
 
 // minLearnedIdle is the shortest idle term weir learns. A close seen sooner

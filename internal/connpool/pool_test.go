@@ -698,18 +698,18 @@ func TestKeepAliveHintRespected(t *testing.T) {
 		p := New(testDest, Settings{IdleTimeout: time.Minute}, b.dial)
 		defer p.Drain(Shutdown)
 
-		// "Keep-Alive: timeout=1": weir retires it at 900ms (margin 10%).
+		// "Keep-Alive: timeout=1": weir retires it at 750ms (margin floor 250ms).
 		mustGet(t, p, false).Release(BackendTerms{IdleTimeout: time.Second})
-		time.Sleep(900*time.Millisecond - time.Nanosecond)
+		time.Sleep(750*time.Millisecond - time.Nanosecond)
 		synctest.Wait()
 		if st := p.Stats(); st.Idle != 1 {
-			t.Fatalf("idle before 900ms: got %d, want 1", st.Idle)
+			t.Fatalf("idle before 750ms: got %d, want 1", st.Idle)
 		}
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
 		st := p.Stats()
 		if st.Idle != 0 || closed(st, IdleTimeout) != 1 || st.AnnouncedKeepaliveMS != 1000 {
-			t.Errorf("idle/idle_timeout/announced at 900ms: got %d/%d/%d, want 0/1/1000",
+			t.Errorf("idle/idle_timeout/announced at 750ms: got %d/%d/%d, want 0/1/1000",
 				st.Idle, closed(st, IdleTimeout), st.AnnouncedKeepaliveMS)
 		}
 
@@ -1060,11 +1060,12 @@ func TestBackendIdleBudget(t *testing.T) {
 	}{
 		{name: "nothing known", wantOK: false},
 		{name: "announced 10% margin", announced: 5 * time.Second, want: 4500 * time.Millisecond, wantOK: true},
-		{name: "announced 50ms floor", announced: 300 * time.Millisecond, want: 250 * time.Millisecond, wantOK: true},
-		{name: "learned only", learned: 2 * time.Second, want: 1800 * time.Millisecond, wantOK: true},
-		{name: "learned tighter", announced: 5 * time.Second, learned: 2 * time.Second, want: 1800 * time.Millisecond, wantOK: true},
-		{name: "announced tighter", announced: time.Second, learned: 2 * time.Second, want: 900 * time.Millisecond, wantOK: true},
-		{name: "announced within margin", announced: 40 * time.Millisecond, want: -10 * time.Millisecond, wantOK: true},
+		{name: "announced 250ms floor", announced: 300 * time.Millisecond, want: 50 * time.Millisecond, wantOK: true},
+		{name: "learned only", learned: 3 * time.Second, want: 2700 * time.Millisecond, wantOK: true},
+		{name: "learned floor", learned: 2 * time.Second, want: 1750 * time.Millisecond, wantOK: true},
+		{name: "learned tighter", announced: 5 * time.Second, learned: 3 * time.Second, want: 2700 * time.Millisecond, wantOK: true},
+		{name: "announced tighter", announced: time.Second, learned: 2 * time.Second, want: 750 * time.Millisecond, wantOK: true},
+		{name: "announced within margin", announced: 40 * time.Millisecond, want: -210 * time.Millisecond, wantOK: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1096,17 +1097,17 @@ func TestBackendIdleClockFromLastByte(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond) // the forwarder is slow to release
-		c.Release(BackendTerms{IdleTimeout: time.Second})
-		// Retires 900ms after the response came: 600ms after the release.
-		time.Sleep(600*time.Millisecond - time.Nanosecond)
+		c.Release(BackendTerms{IdleTimeout: 2 * time.Second})
+		// Retires 1750ms after the response came: 1450ms after the release.
+		time.Sleep(1450*time.Millisecond - time.Nanosecond)
 		synctest.Wait()
 		if st := p.Stats(); st.Idle != 1 {
-			t.Fatalf("idle before 900ms after the response: got %d, want 1", st.Idle)
+			t.Fatalf("idle before 1750ms after the response: got %d, want 1", st.Idle)
 		}
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
 		if st := p.Stats(); st.Idle != 0 || closed(st, IdleTimeout) != 1 {
-			t.Errorf("idle/idle_timeout at 900ms after the response: got %d/%d, want 0/1", st.Idle, closed(st, IdleTimeout))
+			t.Errorf("idle/idle_timeout at 1750ms after the response: got %d/%d, want 0/1", st.Idle, closed(st, IdleTimeout))
 		}
 
 		// Weir's own idle timeout still counts from the release.

@@ -104,6 +104,7 @@ func TestStaleKeepaliveNoFailures(t *testing.T) {
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
+	start := time.Now()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -121,6 +122,7 @@ func TestStaleKeepaliveNoFailures(t *testing.T) {
 				if err != nil || code != 200 {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %d %v", method, code, err))
+					t.Logf("failed %s at %v (burst %d): %d %v", method, time.Since(start).Round(time.Millisecond), i/burst, code, err)
 				}
 			}
 		}()
