@@ -3,6 +3,7 @@
 //	weir run -c FILE            serve until SIGTERM/SIGINT (SIGHUP reloads)
 //	weir validate -c FILE       check a config; FILE:LINE:COL for each problem
 //	weir demo-backend -listen ADDR
+//	weir doctor -admin URL | -log FILE [-json]
 //	weir version
 package main
 
@@ -23,6 +24,7 @@ import (
 	"github.com/weirgw/weir/internal/admin"
 	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/demo"
+	"github.com/weirgw/weir/internal/doctor"
 	"github.com/weirgw/weir/internal/gateway"
 	"github.com/weirgw/weir/internal/telemetry"
 )
@@ -33,10 +35,13 @@ var version = "dev"
 const usage = `weir: a self-hosted API gateway
 
 Usage:
-  weir run [-c FILE]            serve the config (default weir.yaml) until SIGTERM/SIGINT; SIGHUP reloads
+  weir run [-c FILE]            serve the config (default weir.yaml) until SIGTERM/SIGINT; SIGHUP
+                                (or POST /reload, or editing the file) reloads
   weir validate [-c FILE]       check a config: every problem as FILE:LINE:COL: message
   weir demo-backend [-listen ADDR]
                                 run the built-in demo backend (default 127.0.0.1:9000)
+  weir doctor [-admin URL] [-log FILE] [-json]
+                                name the cause of backend trouble from a running instance or a request log
   weir version                  print the version
 
 Run 'weir COMMAND --help' for a command's flags.
@@ -61,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "demo-backend":
 		return cmdDemo(args[1:], stdout, stderr)
+	case "doctor":
+		return doctor.Main(context.Background(), args[1:], stdout, stderr)
 	case "version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -159,7 +166,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("c", "weir.yaml", "config file")
-	if code, done := parse(fs, args, stdout, "weir run [-c FILE]\n\nServe the config until SIGTERM/SIGINT, then drain in-flight requests up to drain_timeout. SIGHUP reloads the config.\n\n"); done {
+	if code, done := parse(fs, args, stdout, "weir run [-c FILE]\n\nServe the config until SIGTERM/SIGINT, then drain in-flight requests up to drain_timeout. SIGHUP, POST /reload on the admin API and a change of the file's content reload the config.\n\n"); done {
 		return code
 	}
 	cfg, ok := load(*file, stderr)
@@ -185,6 +192,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weir: %v\n", err)
 		return 1
 	}
+	ctl := gateway.NewControl(srv, gateway.ControlOptions{Version: version, Log: stderr})
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go ctl.Watch(watchCtx, time.Second)
 	var adminSrv *http.Server
 	if cfg.Admin.Listen != "off" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)
@@ -192,7 +203,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "weir: admin: %v\n", err)
 			return 1
 		}
-		adminSrv = &http.Server{Handler: admin.Handler(srv), ReadHeaderTimeout: 10 * time.Second}
+		h := admin.Handler(ctl, admin.WithToken(cfg.Admin.Token), admin.WithMetrics(st.Metrics.Handler()), admin.WithRoutes(admin.StatusPage))
+		adminSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = adminSrv.Serve(aln) }()
 		fmt.Fprintf(stderr, "weir admin listening on %s\n", aln.Addr())
 	}
@@ -210,9 +222,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return 1
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(*file, st, srv, stderr)
+				ctl.Reload(context.Background(), admin.TriggerSignal)
 				continue
 			}
+			stopWatch()
 			drain := srv.Snapshot().Config.DrainTimeout
 			fmt.Fprintf(stderr, "weir: %v: draining (up to %v)\n", sig, drain)
 			ctx, cancel := context.WithTimeout(context.Background(), drain)
@@ -229,23 +242,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
-}
-
-// reload loads and builds the config aside and swaps it in; on any error the
-// old config keeps serving.
-func reload(file string, st *gateway.State, srv *gateway.Server, stderr io.Writer) {
-	cfg, ok := load(file, stderr)
-	if !ok {
-		fmt.Fprintln(stderr, "weir: reload rejected; the previous config keeps serving")
-		return
-	}
-	snap, err := gateway.Build(context.Background(), cfg, st)
-	if err != nil {
-		fmt.Fprintf(stderr, "weir: reload rejected: %v; the previous config keeps serving\n", err)
-		return
-	}
-	srv.Swap(snap)
-	fmt.Fprintf(stderr, "weir: reloaded %s (%d APIs)\n", file, len(cfg.APIs))
 }
 
 // openLog opens the request log destination.

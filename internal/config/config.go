@@ -41,6 +41,12 @@ type Config struct {
 	Transport Transport `yaml:"transport"`
 	// APIs are what clients call. At least one is required.
 	APIs []API `yaml:"apis"`
+	// Store is where policies keep state (counters, cached responses).
+	// Default: memory. See Store.
+	Store Store `yaml:"store"`
+	// Policies are gateway-wide policy lists: inbound ones run before
+	// every API's own, outbound and on_error ones after. Default none.
+	Policies Policies `yaml:"policies"`
 }
 
 // Admin configures the admin listener.
@@ -48,6 +54,12 @@ type Admin struct {
 	// Listen is the admin API's address. Default "127.0.0.1:9901";
 	// empty string after defaulting is impossible: set "off" to disable.
 	Listen string `yaml:"listen"`
+	// Token is the bearer token the admin API requires ("Authorization:
+	// Bearer TOKEN") on every route but /healthz and /readyz. Default empty
+	// = no token, allowed only when Listen is a loopback address (127.x,
+	// ::1, localhost); a non-loopback admin without a token is an error.
+	// Use ${ENV} to keep it out of the file.
+	Token string `yaml:"token"`
 }
 
 // Log configures the request log.
@@ -141,6 +153,8 @@ type API struct {
 	Hosts []string `yaml:"hosts"`
 	// Target is where requests go.
 	Target Target `yaml:"target"`
+	// Policies are the API's policy lists. Default none.
+	Policies Policies `yaml:"policies"`
 	// Pos is where the API is defined (set by Load).
 	Pos Pos `yaml:"-"`
 }

@@ -103,7 +103,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		d.strField("listen", &c.Listen),
 		d.durationField("drain_timeout", &c.DrainTimeout),
 		{"admin", func(p string, n *yaml.Node) {
-			d.mapping(p, n, []field{d.strField("listen", &c.Admin.Listen)})
+			d.mapping(p, n, []field{d.strField("listen", &c.Admin.Listen), d.strField("token", &c.Admin.Token)})
 		}},
 		{"log", func(p string, n *yaml.Node) {
 			d.mapping(p, n, []field{d.strField("requests", &c.Log.Requests)})
@@ -113,6 +113,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			d.transport(p, n, &c.Transport, gatewayProperties())
 		}},
 		{"apis", func(p string, n *yaml.Node) { d.apis(p, n, c) }},
+		{"store", func(p string, n *yaml.Node) { d.storeBlock(p, n, &c.Store) }},
+		{"policies", func(p string, n *yaml.Node) { d.policies(p, n, &c.Policies) }},
 	})
 }
 
@@ -196,6 +198,7 @@ func (d *decoder) api(path string, n *yaml.Node, a *API, gw *Transport) {
 		d.strField("base_path", &a.BasePath),
 		d.listField("hosts", &a.Hosts),
 		{"target", func(p string, n *yaml.Node) { d.target(p, n, &a.Target) }},
+		{"policies", func(p string, n *yaml.Node) { d.policies(p, n, &a.Policies) }},
 	})
 }
 

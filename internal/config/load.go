@@ -80,6 +80,7 @@ func parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 		Admin:        Admin{Listen: DefaultAdminListen},
 		Log:          Log{Requests: DefaultRequestLog},
 		Transport:    DefaultTransport(),
+		Store:        DefaultStore(),
 	}
 	d := newDecoder(name, data, lookup)
 	d.config(root, c)

@@ -61,6 +61,7 @@ func (k *checker) check() {
 		if c.Admin.Listen == c.Listen {
 			k.errorf("admin/listen", "admin.listen %q is the same address as listen", c.Admin.Listen)
 		}
+		k.adminToken(c.Admin)
 	}
 	if c.Log.Requests == "" {
 		k.errorf("log/requests", `log.requests must not be empty (use "off" to turn the request log off)`)
@@ -69,6 +70,8 @@ func (k *checker) check() {
 
 	k.transport("transport", &c.Transport)
 	k.warnings("transport", &c.Transport, "")
+	k.store()
+	k.policyLists("policies", &c.Policies)
 
 	if len(c.APIs) == 0 {
 		k.errorf("apis", "at least one API is required under apis:")
@@ -77,6 +80,7 @@ func (k *checker) check() {
 	routes := make(map[string]int)   // base path + host ("" for any) -> API index
 	for i := range c.APIs {
 		k.api(i, names, routes)
+		k.policyLists("apis/"+strconv.Itoa(i)+"/policies", &c.APIs[i].Policies)
 	}
 }
 

@@ -3,6 +3,8 @@
 // and mapped to an HTTP status in one place (gateway).
 package failure
 
+import "net/http"
+
 // Reason is a stable failure name that appears in logs, metrics and error
 // bodies.
 type Reason string
@@ -18,6 +20,9 @@ const (
 	BadRequest               Reason = "BadRequest"               // malformed client request
 	InternalError            Reason = "InternalError"            // a bug: a recovered panic
 	ServiceUnavailable       Reason = "ServiceUnavailable"       // shutting down or no healthy endpoint
+	RateLimitExceeded        Reason = "RateLimitExceeded"        // a rate-limit-by-key or spike-arrest policy said no
+	QuotaExceeded            Reason = "QuotaExceeded"            // a quota-by-key policy's calls or bytes are used up
+	StoreUnavailable         Reason = "StoreUnavailable"         // a policy with on_store_error: deny could not reach its store
 )
 
 // Error is a classified failure.
@@ -27,6 +32,9 @@ type Error struct {
 	Detail string
 	// Err is the underlying error, for logs.
 	Err error
+	// Header holds headers for the error response (Retry-After and
+	// RateLimit-* on a 429); nil for none. The gateway adds them to its own.
+	Header http.Header
 }
 
 func (e *Error) Error() string {

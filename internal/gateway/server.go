@@ -29,12 +29,15 @@ type Server struct {
 	draining atomic.Bool
 	http     *http.Server
 	reloadMu sync.Mutex // serialises Swap
+	retiring retirement // swapped-out snapshots waiting for their requests (reload.go)
+	records  sync.Pool  // *telemetry.Record
 }
 
 // NewServer returns a server for snap. reqLog receives one JSON line per
 // request; errLog receives panics and internal errors.
 func NewServer(st *State, snap *Snapshot, reqLog *telemetry.RequestLog, errLog io.Writer) *Server {
 	s := &Server{state: st, log: reqLog, errLog: errLog, fwd: proxy.New()}
+	s.records.New = func() any { return new(telemetry.Record) }
 	s.snap.Store(snap)
 	snap.start()
 	s.http = &http.Server{
@@ -63,15 +66,15 @@ func (s *Server) Snapshot() *Snapshot { return s.snap.Load() }
 func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Swap makes next the serving snapshot. Requests already routed finish on
-// the old one; the old snapshot's pool references are released, so pools
-// next does not use are drained and the ones it shares keep their
-// connections.
+// the old one; once the last of them has (or its drain_timeout passed), the
+// old snapshot's pool references are released, so pools next does not use
+// are drained and the ones it shares keep their connections.
 func (s *Server) Swap(next *Snapshot) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	next.start()
 	old := s.snap.Swap(next)
-	old.stop()
+	s.retireLocked(old)
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
@@ -79,6 +82,7 @@ func (s *Server) Swap(next *Snapshot) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	err := s.http.Shutdown(ctx)
+	s.retiring.shutdown()
 	s.snap.Load().stop()
 	s.state.Registry.Close()
 	return err
@@ -86,7 +90,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // ServeHTTP handles one client request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var rec telemetry.Record
+	// Records are pooled: one would otherwise escape to the heap per request.
+	rec := s.records.Get().(*telemetry.Record)
 	rec.Start = time.Now()
 	rec.RequestID = r.Header.Get("X-Request-Id")
 	if !telemetry.ValidRequestID(rec.RequestID) {
@@ -95,33 +100,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Method = r.Method
 	rec.Path = r.URL.Path
 	rec.ClientIP = proxy.ClientIP(r.RemoteAddr)
-	defer s.finish(w, &rec)
+	defer s.finish(w, rec)
 
 	if hasDotSegment(r.URL.Path) {
-		s.fail(w, &rec, failure.New(failure.BadRequest, "dot-segment in path", nil))
+		s.fail(w, rec, failure.New(failure.BadRequest, "dot-segment in path", nil))
 		return
 	}
-	snap := s.snap.Load()
+	snap := s.acquire()
+	defer snap.release()
 	idx, rest, ok := snap.routes.Match(r.Host, r.URL.EscapedPath())
 	if !ok {
-		s.fail(w, &rec, failure.New(failure.RouteNotFound, "", nil))
+		s.fail(w, rec, failure.New(failure.RouteNotFound, "", nil))
 		return
 	}
 	a := snap.apis[idx]
 	rec.API = a.name
-	err := s.fwd.Forward(w, r, a.target, rest, &rec)
-	var fe *failure.Error
-	switch {
-	case err == nil:
-	case errors.Is(err, proxy.Aborted):
-		// The response started: cut the client connection so the client
-		// sees a truncated response, not a complete wrong one.
-		panic(http.ErrAbortHandler)
-	case errors.As(err, &fe):
-		s.fail(w, &rec, fe)
-	default:
-		s.fail(w, &rec, failure.New(failure.InternalError, "unclassified", err))
+	rec.Metrics = a.metrics
+	if a.chain != nil {
+		s.serveChain(w, r, a, rest, rec) // policies.go
+		return
 	}
+	if fe := forwardFailure(s.fwd.Forward(w, r, a.target, rest, rec)); fe != nil {
+		s.fail(w, rec, fe)
+	}
+}
+
+// forwardFailure turns the forwarder's error into the failure to answer
+// with (nil on success). A response that already started is cut instead:
+// the client must see a truncated response, not a complete wrong one.
+func forwardFailure(err error) *failure.Error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, proxy.Aborted) {
+		panic(http.ErrAbortHandler)
+	}
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return failure.New(failure.InternalError, "unclassified", err)
 }
 
 // finish recovers a panic, then logs the request once.
@@ -137,6 +155,9 @@ func (s *Server) finish(w http.ResponseWriter, rec *telemetry.Record) {
 	}
 	rec.Duration = time.Since(rec.Start)
 	s.log.Write(rec)
+	s.state.Metrics.Observe(rec)
+	rec.Reset()
+	s.records.Put(rec)
 	if p == http.ErrAbortHandler {
 		panic(p)
 	}
@@ -158,6 +179,10 @@ func Status(r failure.Reason) int {
 		return http.StatusNotFound
 	case failure.BadRequest:
 		return http.StatusBadRequest
+	case failure.RateLimitExceeded, failure.QuotaExceeded:
+		return http.StatusTooManyRequests
+	case failure.StoreUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -173,6 +198,9 @@ func (s *Server) fail(w http.ResponseWriter, rec *telemetry.Record, fe *failure.
 	}
 	h := w.Header()
 	clear(h)
+	for k, vs := range fe.Header { // Retry-After, RateLimit-* on a 429
+		h[k] = vs
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Request-Id", rec.RequestID)
 	h.Set("Cache-Control", "no-store")

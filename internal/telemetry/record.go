@@ -1,5 +1,5 @@
-// Package telemetry holds the per-request record and the request log
-// (metrics join it in their own issue).
+// Package telemetry holds the per-request record, the request log and the
+// Prometheus metrics (an explicit registry, no globals).
 package telemetry
 
 import (
@@ -36,6 +36,9 @@ type Record struct {
 	Error           string // the failure reason, "" on success
 	Detail          string // what exactly failed, for operators ("" on success)
 	Verdict         string // the stale-connection verdict of a replayed attempt, "" normally
+	// Metrics is the routed API's pre-resolved metric children (nil before
+	// routing: Metrics.Observe then counts the request under api="").
+	Metrics *APIMetrics
 }
 
 // Reset clears r for reuse.

@@ -1,0 +1,168 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/weirgw/weir/internal/store"
+	"github.com/weirgw/weir/internal/store/redistest"
+)
+
+// events records an Observer's calls.
+type events struct {
+	mu     sync.Mutex
+	ops    int
+	failed int
+	states []bool
+}
+
+func (e *events) StoreOp(kind, op string, d time.Duration, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ops++
+	if err != nil {
+		e.failed++
+	}
+}
+
+func (e *events) StoreAvailable(kind string, up bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.states = append(e.states, up)
+}
+
+func (e *events) snapshot() (ops, failed int, states []bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ops, e.failed, append([]bool(nil), e.states...)
+}
+
+// TestRedisOutage stops Redis under a store: the first failure marks it
+// down, later calls fail at once with ErrUnavailable, and once Redis is
+// back the store reconnects by itself.
+func TestRedisOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	ev := &events{}
+	r := openRedis(t, srv.Addr, ev)
+	ctx := context.Background()
+	rate := store.Rate{Interval: time.Millisecond, Burst: 1000}
+	if _, err := r.Take(ctx, "k", rate, time.Now(), 1); err != nil {
+		t.Fatalf("with Redis up: %v", err)
+	}
+
+	srv.Stop()
+	_, err := r.Take(ctx, "k", rate, time.Now(), 1)
+	var se *store.Error
+	if !errors.As(err, &se) || se.Kind != "redis" || se.Op != "take" {
+		t.Fatalf("with Redis stopped: got %v, want a *store.Error of redis take", err)
+	}
+	if st := r.Stats(); st.Available || st.Outages != 1 {
+		t.Fatalf("after the failure: got %+v, want unavailable with 1 outage", st)
+	}
+	if _, err := r.Take(ctx, "k", rate, time.Now(), 1); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("while down: got %v, want ErrUnavailable", err)
+	}
+
+	srv.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.Stats().Available {
+		if time.Now().After(deadline) {
+			t.Fatal("store still unavailable 10s after Redis came back")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := r.Take(ctx, "k", rate, time.Now(), 1); err != nil {
+		t.Fatalf("after Redis came back: %v", err)
+	}
+	ops, failed, states := ev.snapshot()
+	if len(states) != 2 || states[0] || !states[1] {
+		t.Errorf("availability events: got %v, want [false true]", states)
+	}
+	if ops < 3 || failed < 1 {
+		t.Errorf("op events: got %d ops, %d failed; want >= 3 and >= 1", ops, failed)
+	}
+}
+
+// TestRedisErrorReply: an error answered by Redis (a key of the wrong type)
+// fails the call but does not mark the store down.
+func TestRedisErrorReply(t *testing.T) {
+	srv := redistest.Start(t)
+	r := openRedis(t, srv.Addr, nil)
+	if _, err := srv.Do("SET t:str x"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Count(context.Background(), "str", store.Window{Length: time.Minute, Slots: 6}, time.Now(), 1, 10)
+	if err == nil {
+		t.Fatal("Count on a string key: got no error, want WRONGTYPE")
+	}
+	if st := r.Stats(); !st.Available || st.Errors != 1 {
+		t.Errorf("got %+v, want available with 1 error", st)
+	}
+}
+
+func TestRedisClosed(t *testing.T) {
+	srv := redistest.Start(t)
+	r := openRedis(t, srv.Addr, nil)
+	_ = r.Close()
+	if _, err := r.Take(context.Background(), "k", store.Rate{Interval: 1, Burst: 1}, time.Now(), 1); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("got %v, want ErrClosed", err)
+	}
+}
+
+// TestMemoryBounded: a memory store never holds more than MaxKeys (rounded
+// up to whole shards), evicting when full.
+func TestMemoryBounded(t *testing.T) {
+	m := store.NewMemory(store.MemoryOptions{MaxKeys: 128})
+	defer m.Close()
+	rate := store.Rate{Interval: time.Hour, Burst: 5}
+	now := time.Now()
+	for i := range 5000 {
+		if _, err := m.Take(context.Background(), "k"+strconv.Itoa(i), rate, now, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := m.Stats()
+	if st.Keys > 128 || st.Keys < 64 {
+		t.Errorf("keys: got %d, want 64..128", st.Keys)
+	}
+	if st.Evictions < 5000-128 {
+		t.Errorf("evictions: got %d, want >= %d", st.Evictions, 5000-128)
+	}
+}
+
+// TestMemoryIdleKeysExpire: the sweeper drops keys whose state has run
+// out (a full bucket again, a window over, a value past its ttl).
+func TestMemoryIdleKeysExpire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := store.NewMemory(store.MemoryOptions{SweepInterval: time.Second})
+		defer m.Close()
+		ctx := context.Background()
+		now := time.Now()
+		_, _ = m.Take(ctx, "bucket", store.Rate{Interval: time.Second, Burst: 2}, now, 1)
+		_, _ = m.Count(ctx, "fixed", store.Window{End: now.Add(3 * time.Second)}, now, 1, 10)
+		_, _ = m.Count(ctx, "rolling", store.Window{Length: 4 * time.Second, Slots: 4}, now, 1, 10)
+		_ = m.Set(ctx, "value", []byte("v"), 2*time.Second)
+		_, _ = m.Take(ctx, "long", store.Rate{Interval: time.Hour, Burst: 2}, now, 1)
+		if got := m.Stats().Keys; got != 5 {
+			t.Fatalf("keys at start: got %d, want 5", got)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := m.Stats().Keys; got != 1 {
+			t.Errorf("keys after 10s: got %d, want 1 (the hour-long bucket)", got)
+		}
+	})
+}
+
+func TestMemoryClosed(t *testing.T) {
+	m := store.NewMemory(store.MemoryOptions{})
+	_ = m.Close()
+	if _, err := m.Count(context.Background(), "k", store.Window{End: time.Now().Add(time.Hour)}, time.Now(), 1, 1); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("got %v, want ErrClosed", err)
+	}
+}

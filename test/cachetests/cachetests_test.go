@@ -1,0 +1,238 @@
+// Package cachetests runs the HTTP caching test suite (npm http-cache-tests,
+// pinned in package.json) against weir: the suite's origin server behind a
+// weir API with a cache policy, and the suite's client pointed at weir.
+//
+// Set up once with `npm ci` in this directory (.ci/run does it). Without
+// node or the package the test is skipped, or fails when CI=true.
+package cachetests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weirgw/weir/internal/config"
+	"github.com/weirgw/weir/internal/gateway"
+	"github.com/weirgw/weir/internal/telemetry"
+)
+
+// Targets from the issue: more total passes than Apache Traffic Server's
+// published 202, and at most 5 required tests not passing.
+const (
+	beatPasses          = 202
+	maxRequiredFailures = 5
+)
+
+// suiteTimeout bounds the whole run; the suite takes about 20 s (its tests
+// pause 3 s for freshness to lapse, 100 at a time).
+const suiteTimeout = 3 * time.Minute
+
+// weirConfig fronts the suite's origin with one API and a cache policy.
+// stale_if_error lets the suite's serve-stale checks see weir serve a
+// stale response when the origin drops the connection.
+const weirConfig = `
+admin: {listen: "off"}
+log: {requests: "off"}
+apis:
+  - name: cachetests
+    base_path: /
+    target: {endpoints: ["http://%s"]}
+    policies:
+      inbound:
+        - kind: cache
+          stale_if_error: 10m
+`
+
+// result is one test's outcome as run.mjs prints it.
+type result struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"` // required, optimal, check
+	Passed  bool   `json:"passed"`
+	Verdict string `json:"verdict"` // the suite's: pass, fail, optional_fail, yes, no, dependency_fail ...
+	Detail  string `json:"detail"`
+}
+
+func TestHTTPCacheTests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the caching test suite takes about 20 s")
+	}
+	node := need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
+	defer cancel()
+
+	origin := startOrigin(t, ctx, node)
+	base := startWeir(t, ctx, origin)
+
+	var stderr strings.Builder
+	run := exec.CommandContext(ctx, node, "--no-warnings", "run.mjs", base)
+	run.Stderr = &stderr
+	start := time.Now()
+	out, err := run.Output()
+	if err != nil {
+		t.Fatalf("run.mjs: %v\n%s", err, stderr.String())
+	}
+	var results []result
+	if err := json.Unmarshal(out, &results); err != nil {
+		t.Fatalf("run.mjs output: %v\n%.2000s", err, out)
+	}
+
+	var passed, required, requiredFailed int
+	byVerdict := map[string]int{}
+	var failedRequired, failedOther []string
+	for _, r := range results {
+		byVerdict[r.Verdict]++
+		if r.Passed {
+			passed++
+		}
+		if r.Kind == "required" {
+			required++
+		}
+		switch {
+		case r.Passed:
+		case r.Kind == "required":
+			requiredFailed++
+			failedRequired = append(failedRequired, fmt.Sprintf("%s [%s] %s", r.ID, r.Verdict, r.Detail))
+		default:
+			failedOther = append(failedOther, fmt.Sprintf("%s (%s) [%s] %s", r.ID, r.Kind, r.Verdict, r.Detail))
+		}
+	}
+	t.Logf("http-cache-tests against weir in %s: %d of %d passed; required: %d of %d passed, %d not passed",
+		time.Since(start).Round(time.Second), passed, len(results), required-requiredFailed, required, requiredFailed)
+	t.Logf("verdicts: %v", byVerdict)
+	for _, f := range failedRequired {
+		t.Logf("required not passed: %s", f)
+	}
+	if testing.Verbose() {
+		for _, f := range failedOther {
+			t.Logf("not passed: %s", f)
+		}
+	}
+	if passed <= beatPasses {
+		t.Errorf("passes: got %d, want more than %d (Apache Traffic Server)", passed, beatPasses)
+	}
+	if requiredFailed > maxRequiredFailures {
+		t.Errorf("required tests not passed: got %d, want at most %d", requiredFailed, maxRequiredFailures)
+	}
+}
+
+// need returns node's path and checks that `npm ci` ran here; without
+// them the test skips, or fails when CI=true.
+func need(t *testing.T) string {
+	t.Helper()
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		skip("node not installed (Debian package nodejs): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", "http-cache-tests", "package.json")); err != nil {
+		skip("http-cache-tests not installed: run `npm ci` in test/cachetests (%v)", err)
+	}
+	return node
+}
+
+// startOrigin starts the suite's origin server on a loopback port, stopped
+// when the test ends, and returns its host:port.
+func startOrigin(t *testing.T, ctx context.Context, node string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, node, "--no-warnings", "origin.mjs")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	port := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if p, ok := strings.CutPrefix(sc.Text(), "PORT "); ok {
+				port <- p
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout) // the handlers' logging
+	}()
+	select {
+	case p := <-port:
+		return net.JoinHostPort("127.0.0.1", p)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("origin.mjs did not report its port: %s", stderr.String())
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	return ""
+}
+
+// startWeir serves weirConfig in front of origin on a loopback port, until
+// the test ends, and returns its base URL.
+func startWeir(t *testing.T, ctx context.Context, origin string) string {
+	t.Helper()
+	cfg, err := config.Parse("cachetests.yaml", []byte(fmt.Sprintf(weirConfig, origin)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := gateway.NewState()
+	snap, err := gateway.Build(ctx, cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errLog := &lockedBuffer{}
+	srv := gateway.NewServer(st, snap, telemetry.NewRequestLog(io.Discard), errLog)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		if err := <-done; err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("serve: %v", err)
+		}
+		if s := errLog.String(); strings.Contains(s, "panic") {
+			t.Errorf("weir logged a panic:\n%s", s)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// lockedBuffer collects weir's error log, written from request goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
