@@ -34,6 +34,11 @@ type want struct {
 	severity doctor.Severity
 }
 
+// atLeast reports whether a finding's severity may exceed the one wanted:
+// for rules whose figure is a measured time, which a loaded machine can
+// only make worse.
+func (w want) atLeast() bool { return w.rule == doctor.RuleHighConnectTime }
+
 func (w want) String() string { return w.rule + "/" + w.source }
 
 // fixture is a scenario's config, and how to unblock its backend (nil when
@@ -249,7 +254,7 @@ func TestRules(t *testing.T) {
 					t.Errorf("finding %s: got none, want %s; findings:\n%s", w, w.severity, dump(fs))
 					continue
 				}
-				if f.Severity != w.severity {
+				if f.Severity != w.severity && !(w.atLeast() && f.Severity > w.severity) {
 					t.Errorf("finding %s: got severity %s, want %s", w, f.Severity, w.severity)
 				}
 				if len(f.Evidence) == 0 || f.Mitigation == "" || f.Summary == "" || f.Subject == "" {
