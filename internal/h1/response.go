@@ -286,9 +286,9 @@ func (r *Response) frame(br *bufio.Reader, method, head string) error {
 				var tok string
 				tok, v = nextElem(v)
 				switch {
-				case equalFold(tok, "close"):
+				case EqualFold(tok, "close"):
 					closeTok = true
-				case equalFold(tok, "keep-alive"):
+				case EqualFold(tok, "keep-alive"):
 					keepAliveTok = true
 				}
 			}
@@ -380,9 +380,9 @@ func (r *Response) parseKeepAlive(v string) {
 			continue
 		}
 		switch {
-		case equalFold(name, "timeout"):
+		case EqualFold(name, "timeout"):
 			r.KeepAliveTimeout = time.Duration(n) * time.Second
-		case equalFold(name, "max"):
+		case EqualFold(name, "max"):
 			r.KeepAliveMax = int(n)
 		}
 	}
@@ -403,7 +403,7 @@ func (r *Response) chunkedLast(head string) (bool, error) {
 				continue
 			}
 			count++
-			if name, _, _ := cutByte(elem, ';'); equalFold(trimOWS(name), "chunked") {
+			if name, _, _ := cutByte(elem, ';'); EqualFold(trimOWS(name), "chunked") {
 				chunked++
 				chunkedAt = count
 			}
@@ -501,22 +501,4 @@ func trimOWS(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// equalFold reports whether s equals the lower-case ASCII word lower,
-// ignoring ASCII case.
-func equalFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }

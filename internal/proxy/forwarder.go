@@ -406,8 +406,8 @@ func appendRequestHead(b []byte, r *http.Request, ep *upstream.Endpoint, rest, r
 	conn := r.Header["Connection"]
 	var xff []string
 	for k, vs := range r.Header {
-		if hopByHop(k) || hasToken(conn, k) {
-			if k == "Te" && hasToken(vs, "trailers") {
+		if hopByHop(k) || h1.HasToken(conn, k) {
+			if k == "Te" && h1.HasToken(vs, "trailers") {
 				b = append(b, "TE: trailers\r\n"...)
 			}
 			continue
@@ -473,53 +473,6 @@ func hopByHop(k string) bool {
 	return false
 }
 
-// hasToken reports whether a comma-separated header (all its values) lists
-// tok, case-insensitively. A Connection header naming k makes k hop-by-hop.
-func hasToken(vs []string, tok string) bool {
-	for _, v := range vs {
-		for len(v) > 0 {
-			var t string
-			t, v = nextToken(v)
-			if len(t) == len(tok) && equalFold(t, tok) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// nextToken splits off the next comma-separated token, trimmed.
-func nextToken(v string) (tok, rest string) {
-	i := 0
-	for i < len(v) && v[i] != ',' {
-		i++
-	}
-	tok, rest = v[:i], v[min(i+1, len(v)):]
-	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-		tok = tok[1:]
-	}
-	for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-		tok = tok[:len(tok)-1]
-	}
-	return tok, rest
-}
-
-func equalFold(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 // clientIP returns the host part of a RemoteAddr without allocating.
 func clientIP(remote string) string {
 	if host, _, err := net.SplitHostPort(remote); err == nil {
@@ -536,7 +489,7 @@ func ClientIP(remote string) string { return clientIP(remote) }
 func copyResponseHeader(dst, src http.Header) {
 	conn := src["Connection"]
 	for k, vs := range src {
-		if hopByHop(k) && k != "Trailer" || hasToken(conn, k) {
+		if hopByHop(k) && k != "Trailer" || h1.HasToken(conn, k) {
 			continue
 		}
 		dst[k] = vs
@@ -554,8 +507,8 @@ func onlyChunked(vs []string) bool {
 	for _, v := range vs {
 		for len(v) > 0 {
 			var tok string
-			tok, v = nextToken(v)
-			if tok != "" && !(len(tok) == len("chunked") && equalFold(tok, "chunked")) {
+			tok, v = h1.NextToken(v)
+			if tok != "" && !h1.EqualFold(tok, "chunked") {
 				return false
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/weirgw/weir/internal/h1"
 )
 
 // maxDelta is what an over-large delta-seconds value becomes (RFC 9111
@@ -214,43 +216,43 @@ func parseResponse(lines []string) responseDirectives {
 			return rd
 		}
 		switch {
-		case equalFold(d.name, "max-age"):
+		case h1.EqualFold(d.name, "max-age"):
 			if !rd.hasMaxAge {
 				rd.hasMaxAge = true
 				if v, ok := deltaSeconds(d.value); ok && !d.bad {
 					rd.maxAge = v
 				}
 			}
-		case equalFold(d.name, "s-maxage"):
+		case h1.EqualFold(d.name, "s-maxage"):
 			if !rd.hasSMaxAge {
 				rd.hasSMaxAge = true
 				if v, ok := deltaSeconds(d.value); ok && !d.bad {
 					rd.sMaxAge = v
 				}
 			}
-		case equalFold(d.name, "no-store"):
+		case h1.EqualFold(d.name, "no-store"):
 			rd.noStore = true
-		case equalFold(d.name, "no-cache"):
+		case h1.EqualFold(d.name, "no-cache"):
 			if d.hasVal && !d.bad {
 				rd.noCacheFields = appendFieldNames(rd.noCacheFields, d.value)
 			} else {
 				rd.noCache = true
 			}
-		case equalFold(d.name, "private"):
+		case h1.EqualFold(d.name, "private"):
 			if d.hasVal && !d.bad {
 				rd.privateFields = appendFieldNames(rd.privateFields, d.value)
 			} else {
 				rd.private = true
 			}
-		case equalFold(d.name, "public"):
+		case h1.EqualFold(d.name, "public"):
 			rd.public = true
-		case equalFold(d.name, "must-revalidate"):
+		case h1.EqualFold(d.name, "must-revalidate"):
 			rd.mustRevalidate = true
-		case equalFold(d.name, "proxy-revalidate"):
+		case h1.EqualFold(d.name, "proxy-revalidate"):
 			rd.proxyRevalidate = true
-		case equalFold(d.name, "must-understand"):
+		case h1.EqualFold(d.name, "must-understand"):
 			rd.mustUnderstand = true
-		case equalFold(d.name, "stale-if-error"):
+		case h1.EqualFold(d.name, "stale-if-error"):
 			if v, ok := deltaSeconds(d.value); ok && !d.bad && rd.staleIfError == 0 {
 				rd.staleIfError = v
 			}
@@ -281,17 +283,17 @@ func parseRequest(lines []string) requestDirectives {
 			return rd
 		}
 		switch {
-		case equalFold(d.name, "no-cache"):
+		case h1.EqualFold(d.name, "no-cache"):
 			rd.noCache = true
-		case equalFold(d.name, "no-store"):
+		case h1.EqualFold(d.name, "no-store"):
 			rd.noStore = true
-		case equalFold(d.name, "only-if-cached"):
+		case h1.EqualFold(d.name, "only-if-cached"):
 			rd.onlyIfCached = true
-		case equalFold(d.name, "max-age"):
+		case h1.EqualFold(d.name, "max-age"):
 			if v, ok := deltaSeconds(d.value); ok && !d.bad && !rd.hasMaxAge {
 				rd.maxAge, rd.hasMaxAge = v, true
 			}
-		case equalFold(d.name, "max-stale"):
+		case h1.EqualFold(d.name, "max-stale"):
 			if rd.hasMaxStale {
 				break
 			}
@@ -300,7 +302,7 @@ func parseRequest(lines []string) requestDirectives {
 			} else if v, ok := deltaSeconds(d.value); ok && !d.bad {
 				rd.maxStale, rd.hasMaxStale = v, true
 			}
-		case equalFold(d.name, "min-fresh"):
+		case h1.EqualFold(d.name, "min-fresh"):
 			if v, ok := deltaSeconds(d.value); ok && !d.bad && !rd.hasMinFresh {
 				rd.minFresh, rd.hasMinFresh = v, true
 			}
@@ -318,15 +320,15 @@ func parseSurrogate(lines []string) surrogateDirectives {
 		if !ok {
 			return sd
 		}
-		if d.bad || d.target != "" && !equalFold(d.target, surrogateToken) {
+		if d.bad || d.target != "" && !h1.EqualFold(d.target, surrogateToken) {
 			continue
 		}
 		switch {
-		case equalFold(d.name, "max-age"):
+		case h1.EqualFold(d.name, "max-age"):
 			if v, ok := deltaSeconds(d.value); ok && !sd.hasMaxAge {
 				sd.maxAge, sd.hasMaxAge = v, true
 			}
-		case equalFold(d.name, "no-store"):
+		case h1.EqualFold(d.name, "no-store"):
 			sd.noStore = true
 		}
 	}
@@ -344,22 +346,3 @@ func nextElement(v string) (elem, rest string) {
 	return strings.Trim(elem, " \t"), rest
 }
 
-// equalFold compares ASCII case-insensitively.
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
