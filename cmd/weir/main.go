@@ -91,16 +91,19 @@ func goVersion() string {
 // parse parses flags; done reports that the caller should return code
 // (help printed, or bad flags).
 func parse(fs *flag.FlagSet, args []string, stdout io.Writer, help string) (code int, done bool) {
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), help)
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, help)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
+	stderr := fs.Output()
+	fs.Usage = func() {} // printed below, once, where it belongs
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			usage(stdout)
 			return 0, true
 		}
+		usage(stderr) // after the flag package's own error line
 		return 2, true
 	}
 	if fs.NArg() > 0 {

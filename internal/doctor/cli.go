@@ -46,16 +46,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	budget := fs.Int("port-budget", DefaultPortBudget, "ports one (source IP, destination) tuple may hold: the ephemeral range, or your NAT's ports per instance and destination")
 	token := fs.String("token", os.Getenv("WEIR_ADMIN_TOKEN"), "admin bearer token (default $WEIR_ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on reading the admin API")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), help)
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, help)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
+	fs.Usage = func() {} // printed below, once, where it belongs
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			usage(stdout)
 			return ExitHealthy
 		}
+		usage(stderr) // after the flag package's own error line
 		return ExitTrouble
 	}
 	if fs.NArg() > 0 {
