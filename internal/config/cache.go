@@ -64,8 +64,8 @@ type Cache struct {
 	KeepStale time.Duration `yaml:"keep_stale"`
 	// StaleIfError (lookup) is how stale a stored response may be and
 	// still be served (X-Cache: STALE) when the backend cannot be reached
-	// (BackendConnectionFailure, BackendTimeout, ConnectionLimitReached,
-	// ServiceUnavailable) or answers 500, 502, 503 or 504 (RFC 9111 4.2.4).
+	// (BackendConnectionFailure, BackendTimeout, ConnectionLimitReached) or
+	// answers 500, 502, 503 or 504 (RFC 9111 4.2.4).
 	// Never for responses with must-revalidate, proxy-revalidate, s-maxage
 	// or no-cache. A response's own stale-if-error=N (RFC 5861) allows N
 	// seconds whatever this is. Default 0: only then.

@@ -331,7 +331,6 @@ var failureInfo = map[failure.Reason]struct {
 	failure.BackendConnectionFailure: {Warning, "Connect refused or reset, TLS failed, or the connection was lost before a complete response: read `detail`. `local ports exhausted (EADDRNOTAVAIL)` means port exhaustion (see port_budget); resets on reused connections mean a backend idle timeout shorter than weir's."},
 	failure.BackendTimeout:           {Warning, "A connect timeout (`connect_timeout`) under load is the SNAT symptom (dropped SYNs); a response timeout (`response_timeout`) is a slow backend."},
 	failure.ConnectionLimitReached:   {Warning, "Requests waited `queue_timeout` for a connection under `max_connections`: raise the cap if the backend has capacity, or find why responses are slow."},
-	failure.ServiceUnavailable:       {Warning, "weir was shutting down or had no healthy endpoint."},
 	failure.InternalError:            {Warning, "A bug in weir: the stack trace is on stderr. Please report it."},
 	failure.ClientConnectionFailure:  {Info, "The client went away before the response (logged as 499); many of them mean clients time out before weir does: compare their timeout with `response_timeout`."},
 	failure.RouteNotFound:            {Info, "No API matches these requests' Host and path: check `apis[].base_path` and `hosts`."},

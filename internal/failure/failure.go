@@ -19,7 +19,6 @@ const (
 	RouteNotFound            Reason = "RouteNotFound"            // no API matches
 	BadRequest               Reason = "BadRequest"               // malformed client request
 	InternalError            Reason = "InternalError"            // a bug: a recovered panic
-	ServiceUnavailable       Reason = "ServiceUnavailable"       // shutting down or no healthy endpoint
 	RateLimitExceeded        Reason = "RateLimitExceeded"        // a rate-limit-by-key or spike-arrest policy said no
 	QuotaExceeded            Reason = "QuotaExceeded"            // a quota-by-key policy's calls or bytes are used up
 	StoreUnavailable         Reason = "StoreUnavailable"         // a policy with on_store_error: deny could not reach its store

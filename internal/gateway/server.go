@@ -171,7 +171,7 @@ func Status(r failure.Reason) int {
 		return http.StatusBadGateway
 	case failure.BackendTimeout:
 		return http.StatusGatewayTimeout
-	case failure.ConnectionLimitReached, failure.ServiceUnavailable:
+	case failure.ConnectionLimitReached:
 		return http.StatusServiceUnavailable
 	case failure.ClientConnectionFailure:
 		return telemetry.StatusClientClosed

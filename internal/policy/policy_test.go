@@ -227,11 +227,11 @@ func TestChainOutcomes(t *testing.T) {
 			name:       "on_error may replace the failure",
 			backendErr: failure.New(failure.BackendTimeout, "", nil),
 			onErr: func(x *policy.Exchange) (policy.Outcome, error) {
-				return policy.Continue, failure.New(failure.ServiceUnavailable, "", nil)
+				return policy.Continue, failure.New(failure.StoreUnavailable, "", nil)
 			},
 			wantLog:   []string{"in:a", "in:b", "in:c", "out:a", "out:b", "out:c", "out:o", "err:e:BackendTimeout", "finish:e", "finish:o", "finish:c(c)", "finish:b(b)", "finish:a(a)"},
 			wantCode:  499,
-			wantError: "ServiceUnavailable",
+			wantError: "StoreUnavailable",
 		},
 	}
 	for _, tc := range cases {

@@ -541,7 +541,7 @@ func (p *Policy) Fallback(x *policy.Exchange) policy.Outcome {
 		return policy.Continue
 	}
 	switch x.Failure.Reason {
-	case failure.BackendConnectionFailure, failure.BackendTimeout, failure.ConnectionLimitReached, failure.ServiceUnavailable:
+	case failure.BackendConnectionFailure, failure.BackendTimeout, failure.ConnectionLimitReached:
 	default:
 		return policy.Continue
 	}

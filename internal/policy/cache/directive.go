@@ -345,4 +345,3 @@ func nextElement(v string) (elem, rest string) {
 	}
 	return strings.Trim(elem, " \t"), rest
 }
-
