@@ -171,9 +171,14 @@ func (p *Pool) wait(ctx context.Context, w *waiter, dialing bool, qt time.Durati
 				return nil, ctx.Err()
 			}
 			p.mu.Unlock()
-			// Served at the same moment: the result is this request's.
+			// Served at the same moment: the requester is gone, so an
+			// untouched connection goes back for the next one rather than
+			// being closed as an error by a request that cannot use it.
 			r := <-w.ch
-			return r.c, r.err
+			if r.c != nil {
+				r.c.Release(BackendTerms{})
+			}
+			return nil, ctx.Err()
 		case <-timeout:
 			timeout = nil
 			p.mu.Lock()
@@ -346,14 +351,6 @@ func (p *Pool) startDialLocked(w *waiter) {
 	w.dialing = true
 	p.dialing++
 	go p.dialFor(w, p.dial)
-}
-
-// SetDial replaces how new connections are opened (a reload that changed
-// the connect timeout or rotated TLS files); open connections stay.
-func (p *Pool) SetDial(dial DialFunc) {
-	p.mu.Lock()
-	p.dial = dial
-	p.mu.Unlock()
 }
 
 // slotFreedLocked lets the oldest waiters without a dial of their own dial
@@ -555,11 +552,12 @@ func margin(term time.Duration) time.Duration {
 	return max(term/10, 250*time.Millisecond)
 }
 
-// minLearnedIdle is the shortest idle term weir learns. A close seen sooner
-// is counted but not learned: a backend shutting down closes connections
-// that were idle for any time, and learning that would turn keep-alive off
-// for the destination for good.
-const minLearnedIdle = 100 * time.Millisecond
+// minLearnedIdle is the shortest idle term weir learns: twice the margin
+// floor, so a learned term always leaves room to reuse. A close seen sooner
+// is counted but not learned: a backend shutting down or restarting closes
+// connections that were idle for any time, and learning that would turn
+// keep-alive off for the destination for good.
+const minLearnedIdle = 2 * 250 * time.Millisecond
 
 // learnLocked records that the backend closed a connection after it sat
 // idle for d. p.mu must be held.

@@ -61,16 +61,16 @@ func NewRegistry() *Registry {
 }
 
 // Acquire returns the pool for k and counts one more reference to it. An
-// existing pool gets Update(s) and SetDial(dial): new connections use the
-// latest settings, open ones stay. After Close it returns a new, already
-// drained pool that the registry does not hold.
+// existing pool is returned as it is: the key carries every setting that
+// shapes the pool (the caller puts them in Profile), so acquiring never
+// changes a pool another config still serves with, and a build that fails
+// after acquiring leaves the serving pools untouched. After Close it
+// returns a new, already drained pool that the registry does not hold.
 func (r *Registry) Acquire(k Key, s Settings, dial DialFunc) *Pool {
 	r.mu.Lock()
 	if e, ok := r.pools[k]; ok {
 		e.refs++
 		r.mu.Unlock()
-		e.p.Update(s)
-		e.p.SetDial(dial)
 		return e.p
 	}
 	p := New(k.Dest, s, dial)

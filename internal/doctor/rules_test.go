@@ -105,7 +105,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:  "backend idle timeout shorter than weir's",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("", shortIdleBackend(t, 200*time.Millisecond))) },
+			setup: func(t *testing.T) fixture { return cfg(doctortest.API("", shortIdleBackend(t, 600*time.Millisecond))) },
 			drive: func(t *testing.T, in *doctortest.Instance, fx fixture) *doctor.Input {
 				in.Get(t, "/api/x", 1)
 				waitPools(t, in, "a backend close while idle", func(in doctor.Input) bool {

@@ -194,7 +194,9 @@ func (s *Server) fail(w http.ResponseWriter, rec *telemetry.Record, fe *failure.
 	rec.Detail = fe.Error()
 	rec.Status = Status(fe.Reason)
 	if fe.Reason == failure.ClientConnectionFailure {
-		return // nobody to answer
+		// Nobody to answer; and returning would let net/http send an empty
+		// 200 to a client that is in fact still there (a half-close).
+		panic(http.ErrAbortHandler)
 	}
 	h := w.Header()
 	clear(h)

@@ -83,16 +83,17 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, t *upstream.
 	// body first also answers the client's Expect: 100-continue.
 	if n := r.ContentLength; n > 0 && n <= MaxReplayBody {
 		if _, err := io.ReadFull(r.Body, ex.buf[:n]); err != nil {
-			return failure.New(failure.ClientConnectionFailure, "reading request body", err)
+			return clientBodyFailure(err)
 		}
 		ex.body = ex.buf[:n]
 		rec.BytesIn = n
 	}
 
 	ctx := r.Context()
+	fresh := false
 	for attempt := 0; ; attempt++ {
 		ep, pool := t.Pick()
-		conn, err := pool.Get(ctx, attempt > 0)
+		conn, err := pool.Get(ctx, fresh)
 		if err != nil {
 			if errors.Is(err, connpool.ErrClosed) && attempt+1 < maxAttempts {
 				// Drained between Pick and Get (DNS drain, reload): nothing
@@ -105,24 +106,32 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, t *upstream.
 		rec.Reused = conn.Reused()
 		rec.ConnectDuration = conn.ConnectDuration()
 		start := time.Now()
+		// Cut the backend exchange when the client goes away, until the
+		// response is complete. The callback is bound once per pooled
+		// exchange (no closure per request).
+		ex.nc = conn.NetConn()
+		stop := context.AfterFunc(ctx, ex.abort)
 		streamed, err := f.exchange(ctx, ex, conn, ep, t, r, rest, rec)
 		if err == nil {
-			return f.respond(w, r, ex, conn, rec, start)
+			return f.respond(ctx, w, ex, conn, rec, start, stop)
 		}
 		rec.BackendDuration += time.Since(start)
-		if ctx.Err() != nil {
-			conn.Close(connpool.Error)
-			return failure.New(failure.ClientConnectionFailure, "client went away waiting for the backend", ctx.Err())
-		}
 		verdict := staleVerdict(conn, err)
-		if verdict != connpool.VerdictNone {
-			conn.Close(connpool.StaleOnReuse)
+		if verdict != connpool.VerdictNone && ctx.Err() == nil {
+			ex.close(conn, stop, connpool.StaleOnReuse)
 		} else {
-			conn.Close(connpool.Error)
+			ex.close(conn, stop, connpool.Error)
+		}
+		if cbe := (clientBodyError{}); errors.As(err, &cbe) {
+			return clientBodyFailure(cbe.err)
+		}
+		if ctx.Err() != nil {
+			return failure.New(failure.ClientConnectionFailure, "client went away waiting for the backend", ctx.Err())
 		}
 		if attempt+1 < maxAttempts && replayable(verdict, r, streamed) {
 			pool.RecordReplay(verdict)
 			rec.Verdict = verdict.String()
+			fresh = true
 			continue
 		}
 		if verdict != connpool.VerdictNone {
@@ -132,25 +141,20 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, t *upstream.
 	}
 }
 
+// close closes conn with reason and ends the client-abort watch; an abort
+// that already fired may still touch ex.nc, so ex is then not reused.
+func (ex *exchange) close(conn *connpool.Conn, stop func() bool, reason connpool.CloseReason) {
+	if !stop() {
+		ex.tainted = true
+	}
+	conn.Close(reason)
+}
+
 // exchange writes the request and reads the final response head into
 // ex.resp. It reports whether any streamed (unkept) body bytes were consumed
 // from the client, which rules a replay out.
 func (f *Forwarder) exchange(ctx context.Context, ex *exchange, conn *connpool.Conn, ep *upstream.Endpoint, t *upstream.Target, r *http.Request, rest string, rec *telemetry.Record) (streamed bool, err error) {
 	nc := conn.NetConn()
-	if rt := t.Transport.ResponseTimeout; rt > 0 {
-		_ = nc.SetDeadline(time.Now().Add(rt))
-	}
-	// Abort the backend exchange when the client goes away. The callback
-	// is bound once per pooled exchange (no closure per request).
-	ex.nc = nc
-	stop := context.AfterFunc(ctx, ex.abort)
-	stopped := false
-	defer func() {
-		if !stopped && !stop() {
-			ex.tainted = true
-		}
-	}()
-
 	ex.head = appendRequestHead(ex.head[:0], r, ep, rest, rec.RequestID)
 	if _, err := conn.W.Write(ex.head); err != nil {
 		return false, err
@@ -160,7 +164,7 @@ func (f *Forwarder) exchange(ctx context.Context, ex *exchange, conn *connpool.C
 		_, err = conn.W.Write(ex.body)
 	case r.ContentLength > 0:
 		var n int64
-		n, err = io.CopyBuffer(conn.W, io.LimitReader(r.Body, r.ContentLength), ex.buf)
+		n, err = copyClientBody(conn.W, io.LimitReader(r.Body, r.ContentLength), ex.buf)
 		streamed, rec.BytesIn = n > 0, n
 		if err == nil && n < r.ContentLength {
 			err = clientBodyError{io.ErrUnexpectedEOF}
@@ -177,34 +181,67 @@ func (f *Forwarder) exchange(ctx context.Context, ex *exchange, conn *connpool.C
 	if err == nil {
 		err = conn.W.Flush()
 	}
+	rt := t.Transport.ResponseTimeout
 	if err != nil {
-		return streamed, err
-	}
-	clear(ex.resp.Header)
-	ex.resp.Reset()
-	for {
-		if err := h1.ReadResponse(conn.R, r.Method, &ex.resp); err != nil {
+		// A backend that refuses an upload (413, 401) may answer and close
+		// before reading it all: forward its answer rather than a 502.
+		if errors.As(err, new(clientBodyError)) || !readEarlyResponse(ex, conn, r.Method) {
 			return streamed, err
 		}
-		if ex.resp.StatusCode >= 200 || ex.resp.StatusCode == http.StatusSwitchingProtocols {
-			break
-		}
-		// Interim responses (100 Continue: we handle Expect ourselves; 103
-		// and others are dropped) are not forwarded.
-		clear(ex.resp.Header)
-		ex.resp.Reset()
+		return streamed, nil
 	}
-	// response_timeout covers the time to the response head only.
-	_ = nc.SetDeadline(time.Time{})
-	stopped = true
-	if !stop() {
-		ex.tainted = true
-		// The client went away as the head arrived: the abort callback ran
-		// or is running and may set a past deadline at any moment, so this
-		// connection must not go back to the pool.
+	// response_timeout runs from the request's last byte to the response
+	// head: an upload of any length is not held against it.
+	if rt > 0 {
+		_ = nc.SetReadDeadline(time.Now().Add(rt))
+	}
+	if err := readHead(ex, conn, r.Method); err != nil {
+		return streamed, err
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	if ctx.Err() != nil {
+		// The client left as the head arrived; the abort may have set its
+		// deadline before the line above cleared it.
 		return streamed, context.Cause(ctx)
 	}
 	return streamed, nil
+}
+
+// readHead reads the final response head into ex.resp, skipping interim
+// responses (100 Continue: weir answers Expect itself; 103 and others are
+// not forwarded).
+func readHead(ex *exchange, conn *connpool.Conn, method string) error {
+	clear(ex.resp.Header)
+	ex.resp.Reset()
+	for {
+		if err := h1.ReadResponse(conn.R, method, &ex.resp); err != nil {
+			return err
+		}
+		if ex.resp.StatusCode >= 200 || ex.resp.StatusCode == http.StatusSwitchingProtocols {
+			return nil
+		}
+		clear(ex.resp.Header)
+		ex.resp.Reset()
+	}
+}
+
+// earlyResponseWait bounds the wait for the answer of a backend that
+// stopped reading the request body.
+const earlyResponseWait = time.Second
+
+// readEarlyResponse tries to read the response of a backend that failed the
+// request body's write; the connection must close after it.
+func readEarlyResponse(ex *exchange, conn *connpool.Conn, method string) bool {
+	if conn.BytesWritten() == 0 {
+		return false // nothing reached the backend: no answer to wait for
+	}
+	_ = conn.NetConn().SetReadDeadline(time.Now().Add(earlyResponseWait))
+	if err := readHead(ex, conn, method); err != nil {
+		return false
+	}
+	_ = conn.NetConn().SetReadDeadline(time.Time{})
+	ex.resp.Close = true
+	return true
 }
 
 // clientBodyError marks a failure reading the client's request body.
@@ -213,17 +250,29 @@ type clientBodyError struct{ err error }
 func (e clientBodyError) Error() string { return "reading client body: " + e.err.Error() }
 func (e clientBodyError) Unwrap() error { return e.err }
 
+// clientBodyFailure names a failure reading the client's body: the client
+// went away (a network error, or the body ended early) or sent a malformed
+// one (400).
+func clientBodyFailure(err error) *failure.Error {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled) {
+		return failure.New(failure.ClientConnectionFailure, "reading request body", err)
+	}
+	return failure.New(failure.BadRequest, "malformed request body", err)
+}
+
 // copyClientBody copies the client's body to dst, telling client read
-// errors apart from backend write errors.
-func copyClientBody(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
-	var n int64
+// errors apart from backend write errors. n counts what was taken from the
+// client, written or not: once it is above zero the body cannot be replayed.
+func copyClientBody(dst io.Writer, src io.Reader, buf []byte) (n int64, err error) {
 	for {
 		m, rerr := src.Read(buf)
 		if m > 0 {
+			n += int64(m)
 			if _, werr := dst.Write(buf[:m]); werr != nil {
 				return n, werr
 			}
-			n += int64(m)
 		}
 		if rerr == io.EOF {
 			return n, nil
@@ -235,19 +284,19 @@ func copyClientBody(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
 }
 
 // respond writes the backend's response to the client and releases or
-// closes the connection.
-func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, ex *exchange, conn *connpool.Conn, rec *telemetry.Record, start time.Time) error {
+// closes the connection; stop ends the client-abort watch.
+func (f *Forwarder) respond(ctx context.Context, w http.ResponseWriter, ex *exchange, conn *connpool.Conn, rec *telemetry.Record, start time.Time, stop func() bool) error {
 	resp := &ex.resp
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		conn.Close(connpool.Error)
+		ex.close(conn, stop, connpool.Error)
 		return failure.New(failure.BackendConnectionFailure, "backend switched protocols without an upgrade request", nil)
 	}
-	if resp.Chunked && len(resp.Header["Transfer-Encoding"]) > 0 && !onlyChunked(resp.Header["Transfer-Encoding"]) {
-		// Transfer-Encoding is hop-by-hop: forwarding the decoded chunks of
-		// a gzip-coded body without it would hand the client bytes it
-		// cannot read.
-		conn.Close(connpool.Error)
-		return failure.New(failure.BackendConnectionFailure, "unsupported transfer coding "+strings.Join(resp.Header["Transfer-Encoding"], ", "), nil)
+	if te := resp.Header["Transfer-Encoding"]; len(te) > 0 && compressedTransfer(te) {
+		// Transfer-Encoding is hop-by-hop: forwarding a gzip-coded body
+		// without it would hand the client bytes it cannot read. Codings
+		// weir does not know are passed through as they came.
+		ex.close(conn, stop, connpool.Error)
+		return failure.New(failure.BackendConnectionFailure, "unsupported transfer coding "+strings.Join(te, ", "), nil)
 	}
 	hdr := w.Header()
 	copyResponseHeader(hdr, resp.Header)
@@ -266,7 +315,7 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, ex *exchange
 		n, rerr := resp.Body.Read(ex.buf)
 		if n > 0 {
 			if _, werr := w.Write(ex.buf[:n]); werr != nil {
-				conn.Close(connpool.Error)
+				ex.close(conn, stop, connpool.Error)
 				rec.Error = string(failure.ClientConnectionFailure)
 				rec.BackendDuration += time.Since(start)
 				return nil
@@ -280,10 +329,16 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, ex *exchange
 			break
 		}
 		if rerr != nil {
-			conn.Close(connpool.Error)
+			ex.close(conn, stop, connpool.Error)
+			rec.BackendDuration += time.Since(start)
+			if ctx.Err() != nil {
+				// The client left mid-body (a long poll, a stream): the
+				// abort cut the backend read. Nobody to answer.
+				rec.Error = string(failure.ClientConnectionFailure)
+				return nil
+			}
 			fe := classifyExchange(rerr)
 			rec.Error, rec.Detail = string(fe.Reason), fe.Error()
-			rec.BackendDuration += time.Since(start)
 			return Aborted
 		}
 	}
@@ -293,6 +348,13 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, ex *exchange
 			hdr[http.TrailerPrefix+k] = vs
 		}
 	}
+	if !stop() {
+		// The client left just as the response completed: the abort may
+		// still touch the connection, which must not be reused.
+		ex.tainted = true
+		conn.Close(connpool.Error)
+		return nil
+	}
 	conn.Release(connpool.BackendTerms{Close: resp.Close, IdleTimeout: resp.KeepAliveTimeout, MaxRequests: resp.KeepAliveMax})
 	return nil
 }
@@ -300,7 +362,8 @@ func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, ex *exchange
 // staleVerdict says how far a failed exchange on a reused connection got.
 // Timeouts are never stale: the backend is slow, not gone.
 func staleVerdict(conn *connpool.Conn, err error) connpool.Verdict {
-	if !conn.Reused() || isTimeout(err) || errors.As(err, new(clientBodyError)) {
+	var pe *h1.ProtocolError
+	if !conn.Reused() || isTimeout(err) || errors.As(err, new(clientBodyError)) || errors.As(err, &pe) {
 		return connpool.VerdictNone
 	}
 	switch {
@@ -408,7 +471,8 @@ func appendRequestHead(b []byte, r *http.Request, ep *upstream.Endpoint, rest, r
 	for k, vs := range r.Header {
 		if hopByHop(k) || h1.HasToken(conn, k) {
 			if k == "Te" && h1.HasToken(vs, "trailers") {
-				b = append(b, "TE: trailers\r\n"...)
+				// RFC 9110 10.1.4: whoever sends TE names it in Connection.
+				b = append(b, "TE: trailers\r\nConnection: TE\r\n"...)
 			}
 			continue
 		}
@@ -501,19 +565,21 @@ func copyResponseHeader(dst, src http.Header) {
 	}
 }
 
-// onlyChunked reports whether a Transfer-Encoding header lists nothing but
-// chunked.
-func onlyChunked(vs []string) bool {
+// compressedTransfer reports whether a Transfer-Encoding header lists a
+// registered coding that transforms the bytes (gzip, deflate, compress).
+func compressedTransfer(vs []string) bool {
 	for _, v := range vs {
 		for len(v) > 0 {
 			var tok string
 			tok, v = h1.NextToken(v)
-			if tok != "" && !h1.EqualFold(tok, "chunked") {
-				return false
+			for _, c := range [...]string{"gzip", "x-gzip", "deflate", "compress", "x-compress"} {
+				if h1.EqualFold(tok, c) {
+					return true
+				}
 			}
 		}
 	}
-	return true
+	return false
 }
 
 // forbiddenTrailer reports fields that must not be sent as trailers

@@ -54,23 +54,24 @@ func TestHopByHop(t *testing.T) {
 	}
 }
 
-func TestOnlyChunked(t *testing.T) {
+func TestCompressedTransfer(t *testing.T) {
 	tests := []struct {
 		name string
 		vs   []string
 		want bool
 	}{
-		{"chunked", []string{"chunked"}, true},
-		{"case", []string{"Chunked"}, true},
-		{"empty elements", []string{" , chunked ,"}, true},
-		{"gzip then chunked", []string{"gzip, chunked"}, false},
-		{"two fields", []string{"gzip", "chunked"}, false},
-		{"prefix", []string{"chunkedx"}, false},
+		{"chunked", []string{"chunked"}, false},
+		{"empty elements", []string{" , chunked ,"}, false},
+		{"gzip then chunked", []string{"gzip, chunked"}, true},
+		{"two fields", []string{"GZIP", "chunked"}, true},
+		{"deflate alone", []string{"deflate"}, true},
+		{"unknown coding", []string{"x-custom"}, false},
+		{"prefix", []string{"gzipx"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := onlyChunked(tt.vs); got != tt.want {
-				t.Errorf("onlyChunked(%q): got %v, want %v", tt.vs, got, tt.want)
+			if got := compressedTransfer(tt.vs); got != tt.want {
+				t.Errorf("compressedTransfer(%q): got %v, want %v", tt.vs, got, tt.want)
 			}
 		})
 	}
@@ -262,12 +263,12 @@ func TestAppendRequestHead(t *testing.T) {
 		{
 			name: "TE trailers kept", method: "GET", target: "/api/x", rest: "/x",
 			hdr:  http.Header{"Te": {"deflate, trailers"}},
-			line: "GET /v1/x HTTP/1.1", fields: with("TE: trailers"),
+			line: "GET /v1/x HTTP/1.1", fields: with("TE: trailers", "Connection: TE"),
 		},
 		{
 			name: "TE trailers kept when listed in Connection", method: "GET", target: "/api/x", rest: "/x",
 			hdr:  http.Header{"Te": {"trailers"}, "Connection": {"TE"}},
-			line: "GET /v1/x HTTP/1.1", fields: with("TE: trailers"),
+			line: "GET /v1/x HTTP/1.1", fields: with("TE: trailers", "Connection: TE"),
 		},
 		{
 			name: "repeated field kept in order", method: "GET", target: "/api/x", rest: "/x",

@@ -214,10 +214,13 @@ func newEndpoint(raw string, tr config.Transport, plain *dialer.Dialer, deps Dep
 	}
 	ep.viaProxy = proxy != ""
 	ep.AbsoluteForm = ep.viaProxy && ep.Scheme == "http"
-	// The profile keys pools: the same destination reached with different
-	// dial setups must not share connections.
+	// The profile keys pools: the same destination reached with a different
+	// dial setup or different limits gets a pool of its own, so a reload
+	// (or another API) never changes a pool that something else serves
+	// with; a reload that keeps them keeps the pool and its connections.
 	ep.profile = strings.Join([]string{ep.Scheme, ep.Host, proxy, strings.Join(tr.SourceAddresses, ","),
-		tr.TLS.ServerName, tr.TLS.CAFile, tr.TLS.CertFile, tr.TLS.KeyFile, strconv.FormatBool(tr.TLS.InsecureSkipVerify)}, "|")
+		tr.TLS.ServerName, tr.TLS.CAFile, tr.TLS.CertFile, tr.TLS.KeyFile, strconv.FormatBool(tr.TLS.InsecureSkipVerify),
+		tr.ConnectTimeout.String(), fmt.Sprintf("%+v", ep.settings)}, "|")
 	return ep, nil
 }
 

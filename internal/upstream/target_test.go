@@ -631,8 +631,10 @@ func TestProfilesSeparatePools(t *testing.T) {
 		same bool
 	}{
 		{"identical", variant{"http://127.0.0.1:8080", plain}, variant{"http://127.0.0.1:8080", plain}, true},
+		// Limits are part of a pool's identity: a config with other limits
+		// must never change the pool the serving config uses.
 		{"limits only", variant{"http://127.0.0.1:8080", plain},
-			variant{"http://127.0.0.1:8080", func(tr *config.Transport) { tr.MaxConnections = 7 }}, true},
+			variant{"http://127.0.0.1:8080", func(tr *config.Transport) { tr.MaxConnections = 7 }}, false},
 		{"source addresses", variant{"http://127.0.0.1:8080", plain},
 			variant{"http://127.0.0.1:8080", func(tr *config.Transport) { tr.SourceAddresses = []string{"127.0.0.2"} }}, false},
 		{"proxy at the backend's address", variant{"http://127.0.0.1:8080", plain},
