@@ -325,7 +325,14 @@ func (c *Chain) Writer(x *Exchange) http.ResponseWriter {
 	for k := len(c.outbound) - 1; k >= 0; k-- {
 		i := c.outbound[k]
 		e := c.all[i]
-		if e.When != nil && !e.When.Match(x.Request) {
+		if i < len(c.inbound) {
+			// An inbound policy that also wraps the response does so when
+			// its Inbound ran: its condition was decided then, before it
+			// may have edited the request (a cache's conditional headers).
+			if !x.ran[i] {
+				continue
+			}
+		} else if e.When != nil && !e.When.Match(x.Request) {
 			continue
 		}
 		x.cur = i

@@ -198,13 +198,17 @@ func (m *Memory) countRollingLocked(s *shard, key string, w Window, t, n, limit 
 		}
 		return Tally{Added: true}
 	}
-	if e.roll == nil || len(e.roll.ring) != w.Slots {
-		e.roll = &rolling{last: cur, ring: make([]int64, w.Slots)}
+	// Slots+1 slots: a call then stays counted for at least the window's
+	// length (and at most one slot more), never less, wherever in its slot
+	// it came.
+	size := w.Slots + 1
+	if e.roll == nil || len(e.roll.ring) != size {
+		e.roll = &rolling{last: cur, ring: make([]int64, size)}
 	}
 	e.roll.advance(cur)
 	tl := e.roll.count(cur, slot, t, n, limit)
 	if tl.Added && n > 0 {
-		e.exp = (cur + int64(w.Slots)) * slot
+		e.exp = (cur + int64(size)) * slot
 	}
 	if e.exp == 0 {
 		// A new entry that took nothing: let it go at once.

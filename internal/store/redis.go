@@ -225,8 +225,10 @@ func (r *Redis) end(ctx context.Context, op string, start time.Time, err error) 
 		return nil
 	}
 	r.errs.Add(1)
+	// A reply error is Redis answering; a pool timeout is every pooled
+	// connection busy: neither means Redis is unreachable.
 	var reply redis.Error
-	if !errors.As(err, &reply) && ctx.Err() == nil && r.down.CompareAndSwap(false, true) {
+	if !errors.As(err, &reply) && !errors.Is(err, redis.ErrPoolTimeout) && ctx.Err() == nil && r.down.CompareAndSwap(false, true) {
 		r.outages.Add(1)
 		if r.obs != nil {
 			r.obs.StoreAvailable("redis", false)
@@ -289,8 +291,9 @@ func (r *Redis) Count(ctx context.Context, key string, w Window, now time.Time, 
 	start := time.Now()
 	if w.Slots > 0 {
 		slot, cur := slotsOf(w, now.UnixNano())
-		ttl := (int64(w.Slots)*slot)/int64(time.Millisecond) + 1
-		v, err := rollingScript.Run(ctx, r.c, []string{r.prefix + key}, cur, w.Slots, n, limit, ttl).Int64Slice()
+		size := int64(w.Slots) + 1 // as in Memory: never counts a call out early
+		ttl := (size*slot)/int64(time.Millisecond) + 1
+		v, err := rollingScript.Run(ctx, r.c, []string{r.prefix + key}, cur, size, n, limit, ttl).Int64Slice()
 		if err = r.end(ctx, "count", start, err); err != nil {
 			return Tally{}, err
 		}
@@ -300,10 +303,10 @@ func (r *Redis) Count(ctx context.Context, key string, w Window, now time.Time, 
 		t := now.UnixNano()
 		tl := Tally{Added: v[0] == 1, Count: v[1]}
 		if v[2] >= 0 {
-			tl.RetryAfter = time.Duration((v[2]+int64(w.Slots))*slot - t)
+			tl.RetryAfter = time.Duration((v[2]+size)*slot - t)
 		}
 		if v[3] >= 0 {
-			tl.Reset = time.Duration((v[3]+int64(w.Slots))*slot - t)
+			tl.Reset = time.Duration((v[3]+size)*slot - t)
 		}
 		return tl, nil
 	}

@@ -172,13 +172,15 @@ func TestCountRolling(t *testing.T) {
 				n, limit int64
 				want     store.Tally
 			}{
-				{at: 0, n: 2, limit: 3, want: store.Tally{Added: true, Count: 2, Reset: 4 * sec}},
-				{at: 1500 * time.Millisecond, n: 1, limit: 3, want: store.Tally{Added: true, Count: 3, Reset: 2500 * time.Millisecond}},
-				// Full: the first slot's 2 leave at b+4s.
-				{at: 2 * sec, n: 1, limit: 3, want: store.Tally{Count: 3, RetryAfter: 2 * sec, Reset: 2 * sec}},
-				{at: 4 * sec, n: 1, limit: 3, want: store.Tally{Added: true, Count: 2, Reset: 1 * sec}},
-				// Slot 1's call left at b+5s; only the one at b+4s remains.
-				{at: 5 * sec, n: 0, limit: 3, want: store.Tally{Added: true, Count: 1, Reset: 3 * sec}},
+				// 5 ring slots for 4: a call counts for at least the window
+				// (4 s), at most one slot more. Slot 0's calls leave at b+5s.
+				{at: 0, n: 2, limit: 3, want: store.Tally{Added: true, Count: 2, Reset: 5 * sec}},
+				{at: 1500 * time.Millisecond, n: 1, limit: 3, want: store.Tally{Added: true, Count: 3, Reset: 3500 * time.Millisecond}},
+				{at: 2 * sec, n: 1, limit: 3, want: store.Tally{Count: 3, RetryAfter: 3 * sec, Reset: 3 * sec}},
+				// 4 s after the first calls they still count: never early.
+				{at: 4 * sec, n: 1, limit: 3, want: store.Tally{Count: 3, RetryAfter: 1 * sec, Reset: 1 * sec}},
+				// Slot 0's calls left at b+5s; slot 1's leaves at b+6s.
+				{at: 5 * sec, n: 0, limit: 3, want: store.Tally{Added: true, Count: 1, Reset: 1 * sec}},
 				{at: 20 * sec, n: 0, limit: 3, want: store.Tally{Added: true}},
 			}
 			for i, st := range steps {

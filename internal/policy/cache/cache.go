@@ -183,8 +183,9 @@ type exchange struct {
 
 	stale        *Entry // the entry being revalidated
 	revalidating bool
-	fallback     *Entry   // a stored response to serve stale if the backend fails
-	clientINM    []string // the client's conditionals, replaced by ours
+	fallback     *Entry      // a stored response to serve stale if the backend fails
+	before       http.Header // the client's response fields before the backend's (fallback only)
+	clientINM    []string    // the client's conditionals, replaced by ours
 	clientIMS    []string
 
 	wrote       bool
@@ -196,6 +197,7 @@ type exchange struct {
 	clen        int64 // Content-Length, -1 when unknown
 	replaced    bool  // the response was replaced by a stored one
 	finalStatus int   // the status sent when replaced
+	discarded   int64 // backend body bytes dropped after a replacement
 	fresh       *Entry
 }
 
@@ -350,6 +352,11 @@ func (p *Policy) Outbound(x *policy.Exchange, w http.ResponseWriter) http.Respon
 		addCapability(r.Header)
 	}
 	ex.w = w
+	if ex.fallback != nil {
+		// A stale answer may replace the backend's error: keep the fields
+		// other policies set (RateLimit-*) to restore then.
+		ex.before = w.Header().Clone()
+	}
 	return ex
 }
 
@@ -382,8 +389,14 @@ func (ex *exchange) WriteHeader(status int) {
 		return
 	}
 	if p.lookup && ex.fallback != nil && serverError(status) && p.staleOK(ex.fallback, now) {
+		// The forwarder filled the head with the error's fields: serve the
+		// stored response with only what policies had set before it.
+		clear(h)
+		for k, vs := range ex.before {
+			h[k] = vs
+		}
 		ex.replaced = true
-		ex.finalStatus = p.serveStale(x, ex.w, ex.fallback, now)
+		ex.finalStatus = p.serveStale(x, ex, ex.w, ex.fallback, now)
 		return
 	}
 	if p.store {
@@ -418,6 +431,7 @@ func (ex *exchange) WriteHeader(status int) {
 // stored.
 func (ex *exchange) Write(b []byte) (int, error) {
 	if ex.replaced {
+		ex.discarded += int64(len(b)) // the forwarder counts it as sent
 		return len(b), nil
 	}
 	if !ex.wrote {
@@ -441,8 +455,10 @@ func (p *Policy) Finish(x *policy.Exchange) {
 		return
 	}
 	if ex.replaced {
-		// The forwarder logged the backend's 304; the client got ours.
+		// The forwarder logged the backend's 304 (or error) and counted its
+		// body as sent; the client got ours.
 		x.Record.Status = ex.finalStatus
+		x.Record.BytesOut -= ex.discarded
 	}
 	if x.Record.Error != "" {
 		return
@@ -522,10 +538,9 @@ func (p *Policy) staleOK(e *Entry, now time.Time) bool {
 }
 
 // serveStale answers from e in place of a failed backend.
-func (p *Policy) serveStale(x *policy.Exchange, w http.ResponseWriter, e *Entry, now time.Time) int {
+func (p *Policy) serveStale(x *policy.Exchange, ex *exchange, w http.ResponseWriter, e *Entry, now time.Time) int {
 	p.metrics.of(x.API).stale.Add(1)
 	r := x.Request
-	ex, _ := (*x.Local()).(*exchange)
 	inm, ims := r.Header["If-None-Match"], r.Header["If-Modified-Since"]
 	if ex != nil && ex.revalidating {
 		inm, ims = ex.clientINM, ex.clientIMS
@@ -550,7 +565,7 @@ func (p *Policy) Fallback(x *policy.Exchange) policy.Outcome {
 		return policy.Continue
 	}
 	ex.replaced = true
-	ex.finalStatus = p.serveStale(x, x.Writer, ex.fallback, now)
+	ex.finalStatus = p.serveStale(x, ex, x.Writer, ex.fallback, now)
 	return policy.Responded
 }
 
@@ -586,6 +601,12 @@ func (p *Policy) storable(r *http.Request, status int, h http.Header) bool {
 		return false
 	}
 	explicit := sd.hasMaxAge || cc.hasSMaxAge || cc.hasMaxAge || len(h["Expires"]) > 0
+	// A response that sets a cookie is stored only when the backend opted
+	// in explicitly: heuristic freshness or default_ttl would otherwise
+	// replay one user's cookie to everyone.
+	if len(h["Set-Cookie"]) > 0 && !(explicit || cc.public) {
+		return false
+	}
 	return explicit || cc.public || cacheableByDefault(status)
 }
 

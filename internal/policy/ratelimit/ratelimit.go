@@ -25,8 +25,12 @@
 // instance whose clock is s ahead of another's may let up to s*calls/period
 // more calls through (1 call per 100 ms of skew at 10 calls/s). (2) While
 // Redis is unreachable, policies with on_store_error: allow let every call
-// through. There is no local batching: the round trip (~0.1 ms on a LAN) is
-// the price of exactness. Response bytes of a quota are added after the
+// through. (3) With `batch: B` (default 1: none) an instance takes B calls
+// from Redis at once and spends them locally for up to 1 s: N instances may
+// let up to N*(B-1) calls more through in any span, and leased calls that
+// expire, or are dropped by a reload or by the lease table's bound, are
+// lost (fewer calls pass, never more); RateLimit-Remaining may be stale by
+// what other instances spent. Response bytes of a quota are added after the
 // response, so concurrent responses may overshoot the byte limit by what was
 // in flight when it was reached.
 package ratelimit

@@ -185,9 +185,15 @@ func TestQuotaRolling(t *testing.T) {
 			}
 			time.Sleep(20 * time.Minute)
 		}
-		// At 60 min the first call (slot 0, 1-minute slots) has just left.
+		// At 60 min the first call still counts: a rolling window never lets
+		// a call go early (it counts for up to one 1-minute slot more).
+		if fe, _ := call(t, c, r, 0); fe == nil {
+			t.Fatalf("at exactly an hour: got allowed, want the first call still counted")
+		}
+		time.Sleep(time.Minute)
+		// At 61 min it has left.
 		if fe, _ := call(t, c, r, 0); fe != nil {
-			t.Fatalf("after an hour: got %v, want allowed", fe)
+			t.Fatalf("after an hour and a slot: got %v, want allowed", fe)
 		}
 		fe, _ := call(t, c, r, 0)
 		if fe == nil || fe.Header.Get("Retry-After") != "1200" {
