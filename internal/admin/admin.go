@@ -3,8 +3,8 @@
 //
 // Every endpoint answers JSON except /metrics (Prometheus text format) and
 // whatever extra routes WithRoutes adds (the status page). When a token is
-// set, every route except /healthz and /readyz needs
-// "Authorization: Bearer TOKEN".
+// set, every route except /healthz, /readyz and the status page's static
+// files needs "Authorization: Bearer TOKEN".
 package admin
 
 import (
@@ -132,8 +132,7 @@ type options struct {
 }
 
 // WithToken requires "Authorization: Bearer token" on every route except
-// /healthz and /readyz (probes carry no secrets and load balancers rarely
-// send credentials). An empty token requires nothing.
+// the open ones (see open). An empty token requires nothing.
 func WithToken(token string) Option {
 	return func(o *options) { o.token = token }
 }
@@ -228,7 +227,7 @@ type errorBody struct {
 func requireToken(token string, next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if open(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -241,6 +240,15 @@ func requireToken(token string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// open reports the routes served without the token: the probes (load
+// balancers rarely send credentials) and the status page's static files,
+// which hold no data (a browser cannot send a bearer token for a page; the
+// page asks for the token and sends it with its own data requests).
+func open(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/healthz" || p == "/readyz" || (r.Method == http.MethodGet && (p == "/" || strings.HasPrefix(p, "/assets/")))
 }
 
 // bearer returns the credentials of an "Authorization: Bearer X" value

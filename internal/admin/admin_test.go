@@ -218,8 +218,8 @@ func TestToken(t *testing.T) {
 	const token = "s3cret-token-0123456789abcdef"
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "weir_up 1\n") })
 	page := func(mux *http.ServeMux, s Source) {
-		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, "page of "+s.Status().Version)
+		mux.HandleFunc("GET /extra", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "extra of "+s.Status().Version)
 		})
 	}
 	ts := httptest.NewServer(Handler(src, WithToken(token), WithMetrics(metrics), WithRoutes(page)))
@@ -246,8 +246,8 @@ func TestToken(t *testing.T) {
 		{"reload with it", "POST", "/reload", "Bearer " + token, 200, `"ok": true`},
 		{"metrics needs it", "GET", "/metrics", "", 401, "Unauthorized"},
 		{"metrics with it", "GET", "/metrics", "Bearer " + token, 200, "weir_up 1"},
-		{"extra route needs it", "GET", "/", "", 401, "Unauthorized"},
-		{"extra route with it", "GET", "/", "Bearer " + token, 200, "page of v-test"},
+		{"extra route needs it", "GET", "/extra", "", 401, "Unauthorized"},
+		{"extra route with it", "GET", "/extra", "Bearer " + token, 200, "extra of v-test"},
 		{"healthz is open", "GET", "/healthz", "", 200, "ok"},
 		{"readyz is open", "GET", "/readyz", "", 200, "ready"},
 	} {

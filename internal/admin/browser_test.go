@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -62,11 +63,26 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 		t.Skipf("chromium not installed (apt-get install chromium): %v", err)
 	}
+	for _, tc := range []struct{ name, token, shot string }{
+		{"open", "", ""},
+		{"with admin token", "s3cret-page-token-0123456789", "-token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { statusPageInBrowser(t, path, tc.token, tc.shot) })
+	}
+}
+
+// statusPageInBrowser is one run of TestStatusPageInBrowser; token is the
+// instance's admin.token ("" for none), shot suffixes the screenshot name.
+func statusPageInBrowser(t *testing.T, path, token, shot string) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	defer backend.Close()
-	inst := doctortest.Start(t, doctortest.API("keepalive_timeout: 0s", backend.URL))
+	yaml := doctortest.API("keepalive_timeout: 0s", backend.URL)
+	if token != "" {
+		yaml = "admin: {token: " + token + "}\n" + yaml
+	}
+	inst := doctortest.Start(t, yaml)
 	inst.Get(t, "/api/x", 25)
 
 	// Traffic while the page polls, so the charts move: bounded in count
@@ -98,12 +114,20 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if err := p.navigate(ctx, inst.AdminURL+"/"); err != nil {
 		t.Fatal(err)
 	}
+	errorsBefore := 0
+	if token != "" {
+		// The data feeds answer 401 until the page has the token: it asks
+		// for it, and sends it with every request from then on.
+		errorsBefore = enterToken(ctx, t, p, token)
+	}
 
 	_, port, _ := net.SplitHostPort(backend.Listener.Addr().String())
 	dest := "127.0.0.1:" + port
 	var st pageState
 	ready := func() bool {
-		if st.Polls < 3 || st.Errors != 0 || !slices.Contains(st.Dests, dest) || !slices.Contains(st.APIs, "t") ||
+		// With a token, one poll may have been in flight (and failed) as
+		// the token was entered.
+		if st.Polls < 3 || st.Errors < errorsBefore || st.Errors > errorsBefore+min(len(token), 1) || !slices.Contains(st.Dests, dest) || !slices.Contains(st.APIs, "t") ||
 			!slices.Contains(st.Rules, "keepalive_disabled") || len(st.Charts) != 4 || len(st.Bars) != 1 || st.Bars[0] < 25 {
 			return false
 		}
@@ -165,11 +189,34 @@ func TestStatusPageInBrowser(t *testing.T) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "status-page.png")
+	file := filepath.Join(dir, "status-page"+shot+".png")
 	if err := os.WriteFile(file, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes); page state: %d polls, %d charts, findings %v", file, len(png), st.Polls, len(st.Charts), st.Rules)
+}
+
+// enterToken waits for the page's token form, submits token through it,
+// and returns the poll errors counted until then.
+func enterToken(ctx context.Context, t *testing.T, p *page, token string) int {
+	t.Helper()
+	for {
+		out, err := p.eval(ctx, `(() => { const f = document.getElementById("token-form"); if (!f) return "";
+  document.getElementById("token").value = `+strconv.Quote(token)+`; f.requestSubmit();
+  return document.body.dataset.pollErrors || "0"; })()`)
+		if err != nil {
+			t.Fatalf("entering the token: %v", err)
+		}
+		if out != "" {
+			n, _ := strconv.Atoi(out)
+			return n
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the page never asked for the admin token")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // drainEvents fails the test on any uncaught JavaScript exception the page

@@ -112,17 +112,34 @@ func TestDoctorReport(t *testing.T) {
 	}
 }
 
+// With a token, the page's static files are served (they hold no data and
+// a browser cannot send a bearer token for a page); every data feed, the
+// doctor's included, needs the token.
 func TestStatusPageNeedsToken(t *testing.T) {
 	ts := httptest.NewServer(Handler(pageSource{}, WithToken("s3cret"), WithRoutes(StatusPage)))
 	defer ts.Close()
-	for _, path := range []string{"/", "/doctor", "/assets/status.js"} {
-		resp, err := http.Get(ts.URL + path)
+	for _, tt := range []struct {
+		method, path, token string
+		want                int
+	}{
+		{"GET", "/", "", http.StatusOK},
+		{"GET", "/assets/status.js", "", http.StatusOK},
+		{"GET", "/doctor", "", http.StatusUnauthorized},
+		{"GET", "/pools", "", http.StatusUnauthorized},
+		{"GET", "/doctor", "s3cret", http.StatusOK},
+		{"POST", "/", "", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(tt.method, ts.URL+tt.path, nil)
+		if tt.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("GET %s without token: got %d, want 401", path, resp.StatusCode)
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s (token %q): got %d, want %d", tt.method, tt.path, tt.token, resp.StatusCode, tt.want)
 		}
 	}
 }

@@ -60,8 +60,44 @@ function ms(v) {
   return v >= 1000 ? fmt(v / 1000) + " s" : v + " ms";
 }
 
+// The admin token, when the instance requires one: asked for once, kept for
+// this tab only (sessionStorage), sent as a bearer token with each request.
+const TOKEN_KEY = "weir-admin-token";
+
+function askToken() {
+  if (document.getElementById("token-form")) return;
+  const form = document.createElement("form");
+  form.id = "token-form";
+  form.className = "token";
+  const label = document.createElement("label");
+  label.textContent = "This instance requires its admin token: ";
+  const input = document.createElement("input");
+  input.type = "password";
+  input.id = "token";
+  input.autocomplete = "off";
+  const button = document.createElement("button");
+  button.type = "submit";
+  button.textContent = "Use";
+  label.appendChild(input);
+  form.append(label, button);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, input.value);
+    form.remove();
+  });
+  document.querySelector("header").appendChild(form);
+}
+
 async function getJSON(path) {
-  const r = await fetch(path, { cache: "no-store", headers: { Accept: "application/json" } });
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = "Bearer " + token;
+  const r = await fetch(path, { cache: "no-store", headers });
+  if (r.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    askToken();
+    throw new Error(path + ": the admin token is required");
+  }
   if (r.status === 404) return null; // an older instance without this feed
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
   return r.json();

@@ -76,7 +76,7 @@ func Start(t testing.TB, yaml string) *Instance {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	ctl := gateway.NewControl(srv, gateway.ControlOptions{Version: "test"})
-	adm := httptest.NewServer(admin.Handler(ctl, admin.WithRoutes(admin.StatusPage)))
+	adm := httptest.NewServer(admin.Handler(ctl, admin.WithToken(cfg.Admin.Token), admin.WithRoutes(admin.StatusPage)))
 	t.Cleanup(func() {
 		adm.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
