@@ -3,10 +3,8 @@ package store
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/weirgw/weir/internal/config"
+	"github.com/weirgw/weir/internal/dialer"
 )
 
 // Probe backoff while Redis is unreachable: the first probe after
@@ -174,27 +173,15 @@ func NewRedis(s config.Store, obs Observer) (*Redis, error) {
 	return &Redis{c: redis.NewUniversalClient(o), prefix: prefix, obs: obs, stop: make(chan struct{})}, nil
 }
 
-// storeTLS builds the client TLS config.
+// storeTLS builds the client TLS config: the same loading of CA and
+// client certificate files as for backends, without their ALPN.
 func storeTLS(t config.StoreTLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // the user's explicit choice, warned about at load
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("redis tls.ca_file %s: no PEM certificates", t.CAFile)
-		}
-		tc.RootCAs = pool
+	tc, err := dialer.LoadTLS(t.CAFile, t.CertFile, t.KeyFile, t.InsecureSkipVerify)
+	if err != nil {
+		return nil, fmt.Errorf("redis tls: %w", err)
 	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis tls client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
+	tc.NextProtos = nil
+	tc.ServerName = t.ServerName
 	return tc, nil
 }
 
