@@ -133,18 +133,21 @@ func (d *decoder) transport(path string, n *yaml.Node, t *Transport, known []pro
 		d.durationField("resolve_interval", &t.ResolveInterval),
 		d.listField("source_addresses", &t.SourceAddresses),
 		d.strField("egress_proxy", &t.EgressProxy),
-		{"tls", func(p string, n *yaml.Node) {
-			d.mapping(p, n, []field{
-				d.strField("server_name", &t.TLS.ServerName),
-				d.strField("ca_file", &t.TLS.CAFile),
-				d.strField("cert_file", &t.TLS.CertFile),
-				d.strField("key_file", &t.TLS.KeyFile),
-				d.boolField("insecure_skip_verify", &t.TLS.InsecureSkipVerify),
-			})
-		}},
+		{"tls", func(p string, n *yaml.Node) { d.mapping(p, n, d.tlsFields(&t.TLS)) }},
 		d.propertiesField("properties", &t.Properties, known),
 	})
 	d.fold(join(path, "properties"), t.Properties, path, t, known)
+}
+
+// tlsFields are the keys of a TLS block, for backends and for the store.
+func (d *decoder) tlsFields(t *TLS) []field {
+	return []field{
+		d.strField("server_name", &t.ServerName),
+		d.strField("ca_file", &t.CAFile),
+		d.strField("cert_file", &t.CertFile),
+		d.strField("key_file", &t.KeyFile),
+		d.boolField("insecure_skip_verify", &t.InsecureSkipVerify),
+	}
 }
 
 // apis decodes the list of APIs. Every target starts from the gateway's

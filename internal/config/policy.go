@@ -97,19 +97,12 @@ type Store struct {
 	Pos Pos `yaml:"-"`
 }
 
-// StoreTLS configures TLS to the store.
+// StoreTLS configures TLS to the store: the keys of a backend's TLS block
+// (server_name defaults to the address's host), plus enabled.
 type StoreTLS struct {
 	// Enabled turns TLS on. Default false.
 	Enabled bool `yaml:"enabled"`
-	// ServerName overrides the verified name. Default: the address's host.
-	ServerName string `yaml:"server_name"`
-	// CAFile is a PEM bundle of CAs to trust. Default: the system pool.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate (PEM). Both or neither.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// InsecureSkipVerify turns verification off (warned about).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	TLS     `yaml:",inline"`
 }
 
 // Policies are ordered policy lists, gateway-wide or of one API. For an

@@ -68,14 +68,7 @@ func (d *decoder) storeBlock(path string, n *yaml.Node, s *Store) {
 		d.strField("password", &s.Password),
 		d.intField("db", &s.DB),
 		{"tls", func(p string, n *yaml.Node) {
-			d.mapping(p, n, []field{
-				d.boolField("enabled", &s.TLS.Enabled),
-				d.strField("server_name", &s.TLS.ServerName),
-				d.strField("ca_file", &s.TLS.CAFile),
-				d.strField("cert_file", &s.TLS.CertFile),
-				d.strField("key_file", &s.TLS.KeyFile),
-				d.boolField("insecure_skip_verify", &s.TLS.InsecureSkipVerify),
-			})
+			d.mapping(p, n, append([]field{d.boolField("enabled", &s.TLS.Enabled)}, d.tlsFields(&s.TLS.TLS)...))
 		}},
 		d.durationField("timeout", &s.Timeout),
 		d.intField("pool_size", &s.PoolSize),

@@ -15,7 +15,7 @@ func withPolicies(block string) string {
 func TestPoliciesDecode(t *testing.T) {
 	t.Parallel()
 	c := mustParse(t, `
-store: {kind: redis, address: "127.0.0.1:6379", password: s3cret, db: 2, tls: {enabled: true}}
+store: {kind: redis, address: "127.0.0.1:6379", password: s3cret, db: 2, tls: {enabled: true, server_name: r.internal}}
 policies:
   inbound:
     - {kind: spike-arrest, rate: 10ps}
@@ -33,7 +33,7 @@ policies:
           key: consumer
           on_store_error: deny
 `), nil)
-	if got := c.Store; got.Kind != StoreRedis || got.Address != "127.0.0.1:6379" || got.Password != "s3cret" || got.DB != 2 || !got.TLS.Enabled || got.Timeout != DefaultStoreTimeout || got.Pos.Line != 2 {
+	if got := c.Store; got.Kind != StoreRedis || got.Address != "127.0.0.1:6379" || got.Password != "s3cret" || got.DB != 2 || !got.TLS.Enabled || got.TLS.ServerName != "r.internal" || got.Timeout != DefaultStoreTimeout || got.Pos.Line != 2 {
 		t.Errorf("store: got %+v", got)
 	}
 	gw := c.Policies.Inbound
