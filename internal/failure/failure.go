@@ -1,28 +1,14 @@
-// Package failure holds weir's stable failure reasons and the typed error
-// that carries one. A failure is classified once, where the fact is known,
-// and mapped to an HTTP status in one place (gateway).
+// Package failure holds weir's stable failure reasons, the table that says
+// what each one means (its status, whose fault it is, what to do), and the
+// typed error that carries one. A failure is classified once, where the fact
+// is known; the gateway answers it with the status the table gives.
 package failure
 
 import "net/http"
 
 // Reason is a stable failure name that appears in logs, metrics and error
-// bodies.
+// bodies. Every reason has one row in the table (reason.go).
 type Reason string
-
-// Reasons.
-const (
-	None                     Reason = ""
-	BackendConnectionFailure Reason = "BackendConnectionFailure" // dial refused/reset, connection lost before a complete response
-	BackendTimeout           Reason = "BackendTimeout"           // connect or response deadline passed
-	ConnectionLimitReached   Reason = "ConnectionLimitReached"   // waited too long under the destination's cap
-	ClientConnectionFailure  Reason = "ClientConnectionFailure"  // the client went away
-	RouteNotFound            Reason = "RouteNotFound"            // no API matches
-	BadRequest               Reason = "BadRequest"               // malformed client request
-	InternalError            Reason = "InternalError"            // a bug: a recovered panic
-	RateLimitExceeded        Reason = "RateLimitExceeded"        // a rate-limit-by-key or spike-arrest policy said no
-	QuotaExceeded            Reason = "QuotaExceeded"            // a quota-by-key policy's calls or bytes are used up
-	StoreUnavailable         Reason = "StoreUnavailable"         // a policy with on_store_error: deny could not reach its store
-)
 
 // Error is a classified failure.
 type Error struct {
