@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/config"
-	"github.com/weirgw/weir/internal/failure"
 	"github.com/weirgw/weir/internal/store/redistest"
 )
 
@@ -316,17 +315,6 @@ func TestRedisRestart(t *testing.T) {
 	}
 	if got := append(codes(gws[0], "X-Open: b", 2), codes(gws[1], "X-Open: b", 1)...); fmt.Sprint(got) != "[200 200 429]" {
 		t.Errorf("after restart: got %v, want [200 200 429] (shared limit again)", got)
-	}
-}
-
-func TestStatusOfNewReasons(t *testing.T) {
-	for _, c := range []struct {
-		reason string
-		want   int
-	}{{"RateLimitExceeded", 429}, {"QuotaExceeded", 429}, {"StoreUnavailable", 503}} {
-		if got := Status(failure.Reason(c.reason)); got != c.want {
-			t.Errorf("%s: got %d, want %d", c.reason, got, c.want)
-		}
 	}
 }
 

@@ -164,25 +164,12 @@ func (s *Server) finish(w http.ResponseWriter, rec *telemetry.Record) {
 }
 
 // Status maps a failure reason to the status a client gets: the one place
-// where that mapping lives.
+// where that mapping lives, read from failure's table. A reason without a
+// row is a bug (failure's tests check every reason the code uses): it is
+// answered as an InternalError, 500.
 func Status(r failure.Reason) int {
-	switch r {
-	case failure.BackendConnectionFailure:
-		return http.StatusBadGateway
-	case failure.BackendTimeout:
-		return http.StatusGatewayTimeout
-	case failure.ConnectionLimitReached:
-		return http.StatusServiceUnavailable
-	case failure.ClientConnectionFailure:
-		return telemetry.StatusClientClosed
-	case failure.RouteNotFound:
-		return http.StatusNotFound
-	case failure.BadRequest:
-		return http.StatusBadRequest
-	case failure.RateLimitExceeded, failure.QuotaExceeded:
-		return http.StatusTooManyRequests
-	case failure.StoreUnavailable:
-		return http.StatusServiceUnavailable
+	if info, ok := failure.Lookup(r); ok {
+		return info.Status
 	}
 	return http.StatusInternalServerError
 }
@@ -190,6 +177,12 @@ func Status(r failure.Reason) int {
 // fail records a failure and writes the client's error response: a small
 // JSON body with the reason and the request id, never a Go error string.
 func (s *Server) fail(w http.ResponseWriter, rec *telemetry.Record, fe *failure.Error) {
+	if _, known := failure.Lookup(fe.Reason); !known {
+		// Not silently: the client, log and metrics see InternalError, and
+		// stderr names the reason without a row.
+		fmt.Fprintf(s.errLog, "weir: bug: failure reason %q has no row in the failure table (request %s)\n", fe.Reason, rec.RequestID)
+		fe = failure.New(failure.InternalError, "reason without a row", fe)
+	}
 	rec.Error = string(fe.Reason)
 	rec.Detail = fe.Error()
 	rec.Status = Status(fe.Reason)
