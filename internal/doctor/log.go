@@ -322,22 +322,19 @@ func (l *Log) singleIP(dest string) bool {
 	return true
 }
 
-// failureInfo is what the failures rule says per reason: how bad, and what
-// to do.
-var failureInfo = map[failure.Reason]struct {
-	sev Severity // Info for reasons that are the client's or a policy's doing; else by share
-	fix string
-}{
-	failure.BackendConnectionFailure: {Warning, "Connect refused or reset, TLS failed, or the connection was lost before a complete response: read `detail`. `local ports exhausted (EADDRNOTAVAIL)` means port exhaustion (see port_budget); resets on reused connections mean a backend idle timeout shorter than weir's."},
-	failure.BackendTimeout:           {Warning, "A connect timeout (`connect_timeout`) under load is the SNAT symptom (dropped SYNs); a response timeout (`response_timeout`) is a slow backend."},
-	failure.ConnectionLimitReached:   {Warning, "Requests waited `queue_timeout` for a connection under `max_connections`: raise the cap if the backend has capacity, or find why responses are slow."},
-	failure.InternalError:            {Warning, "A bug in weir: the stack trace is on stderr. Please report it."},
-	failure.ClientConnectionFailure:  {Info, "The client went away before the response (logged as 499); many of them mean clients time out before weir does: compare their timeout with `response_timeout`."},
-	failure.RouteNotFound:            {Info, "No API matches these requests' Host and path: check `apis[].base_path` and `hosts`."},
-	failure.RateLimitExceeded:        {Info, "A rate-limit policy refused these requests (429): expected under abuse; if legitimate clients hit it, raise the limit or key it differently."},
-	failure.QuotaExceeded:            {Info, "A quota policy refused these requests: the callers used up their quota."},
-	failure.StoreUnavailable:         {Warning, "A policy could not reach its store (Redis) and denied: check the store's address and health."},
-	failure.BadRequest:               {Info, "weir refused malformed requests (dot-segments in the path)."},
+// failureAdvice is what the failures rule says about reason, from
+// failure's table: how bad (Info for the client's or a policy's doing, else
+// by share) and what to do. A reason this weir has no row for (a log from
+// another version) gets a warning and a pointer to the log's detail.
+func failureAdvice(reason string) (Severity, string) {
+	info, known := failure.Lookup(failure.Reason(reason))
+	switch {
+	case !known:
+		return Warning, "See the request log's `detail` for this reason."
+	case info.Fault == failure.ClientFault || info.Fault == failure.PolicyFault:
+		return Info, info.Mitigation
+	}
+	return Warning, info.Mitigation
 }
 
 func logFailures(a *APILog, name string) []Finding {
@@ -349,11 +346,7 @@ func logFailures(a *APILog, name string) []Finding {
 	for _, reason := range sortedKeys(a.Failures) {
 		n := a.Failures[reason]
 		share := ratio(float64(n), float64(a.Requests))
-		info, known := failureInfo[failure.Reason(reason)]
-		if !known {
-			info.sev, info.fix = Warning, "See the request log's `detail` for this reason."
-		}
-		sev := info.sev
+		sev, fix := failureAdvice(reason)
 		if sev != Info && share >= FailureCriticalShare {
 			sev = Critical
 		}
@@ -369,7 +362,7 @@ func logFailures(a *APILog, name string) []Finding {
 				{Name: "requests", Value: float64(a.Requests)},
 				{Name: "failure_share", Value: 100 * share, Unit: "%"},
 			},
-			Mitigation: info.fix,
+			Mitigation: fix,
 		})
 		if reason == string(failure.ConnectionLimitReached) {
 			fs = append(fs, Finding{

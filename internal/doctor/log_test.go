@@ -172,3 +172,61 @@ func BenchmarkReadLog(b *testing.B) {
 		}
 	}
 }
+
+// TestLogFailureSeverity: the failures rule informs about the client's or
+// a policy's doing, warns about the rest below 5% of an API's requests and
+// is critical above; each finding says what to do.
+func TestLogFailureSeverity(t *testing.T) {
+	for _, tt := range []struct {
+		name           string // the reason
+		rare, frequent doctor.Severity
+		mentions       string // in the mitigation
+	}{
+		{"BackendConnectionFailure", doctor.Warning, doctor.Critical, "EADDRNOTAVAIL"},
+		{"BackendTimeout", doctor.Warning, doctor.Critical, "connect_timeout"},
+		{"ConnectionLimitReached", doctor.Warning, doctor.Critical, "max_connections"},
+		{"InternalError", doctor.Warning, doctor.Critical, "report it"},
+		{"StoreUnavailable", doctor.Warning, doctor.Critical, "store"},
+		{"ClientConnectionFailure", doctor.Info, doctor.Info, "499"},
+		{"RouteNotFound", doctor.Info, doctor.Info, "base_path"},
+		{"BadRequest", doctor.Info, doctor.Info, "dot-segments"},
+		{"RateLimitExceeded", doctor.Info, doctor.Info, "rate-limit"},
+		{"QuotaExceeded", doctor.Info, doctor.Info, "quota"},
+		{"ReasonOfANewerWeir", doctor.Warning, doctor.Critical, "`detail`"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, share := range []struct {
+				failed int
+				want   doctor.Severity
+			}{{1, tt.rare}, {10, tt.frequent}} {
+				var log strings.Builder
+				for i := range 100 {
+					reason := ""
+					if i < share.failed {
+						reason = tt.name
+					}
+					log.WriteString(logLine("a", "10.0.0.1:80", true, 0, reason) + "\n")
+				}
+				l, err := doctor.ReadLog(strings.NewReader(log.String()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got *doctor.Finding
+				for _, f := range doctor.Diagnose(doctor.Input{Log: l}, doctor.Options{}) {
+					if f.Rule == doctor.RuleFailures {
+						got = &f
+					}
+				}
+				if got == nil {
+					t.Fatalf("%d of 100 failed: got no %s finding, want one", share.failed, doctor.RuleFailures)
+				}
+				if got.Severity != share.want {
+					t.Errorf("%d of 100 failed: got severity %s, want %s", share.failed, got.Severity, share.want)
+				}
+				if !strings.Contains(got.Mitigation, tt.mentions) {
+					t.Errorf("mitigation: got %q, want it to mention %q", got.Mitigation, tt.mentions)
+				}
+			}
+		})
+	}
+}
