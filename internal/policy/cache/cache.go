@@ -549,15 +549,11 @@ func (p *Policy) serveStale(x *policy.Exchange, ex *exchange, w http.ResponseWri
 }
 
 // Fallback implements policy.Fallback: when the backend could not be
-// reached, a stored response within stale_if_error answers instead.
+// reached or did not answer in time (failure.IsBackendFault), a stored
+// response within stale_if_error answers instead.
 func (p *Policy) Fallback(x *policy.Exchange) policy.Outcome {
 	ex, _ := (*x.Local()).(*exchange)
-	if ex == nil || ex.fallback == nil || x.Failure == nil {
-		return policy.Continue
-	}
-	switch x.Failure.Reason {
-	case failure.BackendConnectionFailure, failure.BackendTimeout, failure.ConnectionLimitReached:
-	default:
+	if ex == nil || ex.fallback == nil || x.Failure == nil || !failure.IsBackendFault(x.Failure.Reason) {
 		return policy.Continue
 	}
 	now := p.now()
@@ -877,5 +873,5 @@ func notCached(x *policy.Exchange) {
 	h["Cache-Control"] = []string{"no-store"}
 	h["X-Cache"] = []string{StatusMiss}
 	h["X-Request-Id"] = []string{x.Record.RequestID}
-	x.Respond(http.StatusGatewayTimeout, []byte(`{"error":"NotCached","request_id":"`+x.Record.RequestID+"\"}\n"))
+	x.Respond(http.StatusGatewayTimeout, []byte(`{"error":"`+string(failure.NotCached)+`","request_id":"`+x.Record.RequestID+"\"}\n"))
 }

@@ -482,6 +482,15 @@ func TestGatewayCache(t *testing.T) {
 			},
 		},
 		{
+			name: "stale_if_error does not answer for a policy's rejection",
+			handler: func(n int, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=0")
+				fmt.Fprint(w, "v1")
+			},
+			policies: "      inbound:\n        - {kind: cache, stale_if_error: 1m}\n        - {kind: rate-limit-by-key, calls: 1, period: 1h}\n",
+			steps:    []step{{calls: 1}, {status: 429, xcache: "-", calls: 1}},
+		},
+		{
 			name: "without stale_if_error a 503 passes",
 			handler: func(n int, w http.ResponseWriter, r *http.Request) {
 				if n > 1 {
