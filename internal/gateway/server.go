@@ -29,7 +29,7 @@ type Server struct {
 	draining atomic.Bool
 	http     *http.Server
 	reloadMu sync.Mutex // serialises Swap
-	retiring retirement // swapped-out snapshots waiting for their requests (reload.go)
+	retiring retirement // swapped-out snapshots waiting for their requests (retirement.go)
 	records  sync.Pool  // *telemetry.Record
 }
 

@@ -58,7 +58,7 @@ type Snapshot struct {
 	store  store.Store
 	stores *store.Registry
 	unref  sync.Once
-	use    inUse // requests in flight on this snapshot (reload.go)
+	use    inUse // requests in flight on this snapshot (inuse.go)
 }
 
 type api struct {
