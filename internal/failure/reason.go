@@ -2,10 +2,10 @@ package failure
 
 import "net/http"
 
-// Reasons: what each means is its row in table. Adding a reason is a
-// constant here, its row, and its row in README's table of reasons (tests
-// fail on a constant without a row, a row with an empty column, and a
-// README that disagrees).
+// Reasons: what each means is its row in table; None (success) has none.
+// Adding a reason is a constant here, its row, and its row in README's
+// table of reasons (tests fail on a constant without a row, a row with an
+// empty column, and a README that disagrees).
 const (
 	None                     Reason = ""
 	BackendConnectionFailure Reason = "BackendConnectionFailure"
