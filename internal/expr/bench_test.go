@@ -17,6 +17,11 @@ var hotConditions = []struct{ name, cond string }{
 	{"path", `proxy.pathsuffix MatchesPath "/statuses/**"`},
 	{"regex", `request.header.accept ~~ "application/(json|xml)"`},
 	{"integer glob", `response.status.code ~ "5*"`},
+	{"integer starts with", `response.status.code =| "50"`},
+	{"integer case-insensitive", `response.status.code := "503"`},
+	{"bool against a string", `flow.cachehit = "true"`},
+	{"float against an integer", `client.latency > 12`},
+	{"bare variable", `flow.cachehit`},
 	{"and or not", `request.verb = "POST" and (proxy.pathsuffix MatchesPath "/orders/**" or request.header.x-tier == "gold") and not (request.header.x-admin = "yes")`},
 }
 
