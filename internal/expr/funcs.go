@@ -158,8 +158,8 @@ func hashFunc(h func() hash.Hash, enc func(dst, src []byte) []byte) *function {
 func hmacFunc(h func() hash.Hash) *function {
 	return &function{min: 2, max: 4,
 		prepare: func(c *call, src string) *Error {
-			for i, ok := range []func(string) bool{2: validKeyEncoding, 3: validOutputEncoding} {
-				if s, lit := c.literal(i); lit && ok != nil && !ok(s) {
+			for i, valid := range []func(string) bool{2: validKeyEncoding, 3: validOutputEncoding} {
+				if s, lit := c.literal(i); lit && valid != nil && !valid(s) {
 					return c.errorIn(src, i, 0, "unknown encoding "+strconv.Quote(s))
 				}
 			}

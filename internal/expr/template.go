@@ -165,16 +165,16 @@ func (t *Template) parseRef(open int) (part, int, *Error) {
 		t.addVar(name)
 		return part{ref: &arg{name: name, off: start}}, end + 1, nil
 	case ':':
-		close := strings.IndexAny(src[end+1:], "{}")
-		if close < 0 {
+		stop := end + 1 + strings.IndexAny(src[end+1:], "{}")
+		if stop == end {
 			return part{}, 0, errorAt(src, open, "unclosed {")
 		}
-		if src[end+1+close] == '{' {
-			return part{}, 0, errorAt(src, end+1+close, "a default cannot hold a {")
+		if src[stop] == '{' {
+			return part{}, 0, errorAt(src, stop, "a default cannot hold a {")
 		}
 		t.addVar(name)
-		def := src[end+1 : end+1+close]
-		return part{ref: &arg{name: name, off: start, lit: StringValue(def), hasDef: true}}, end + 2 + close, nil
+		def := src[end+1 : stop]
+		return part{ref: &arg{name: name, off: start, lit: StringValue(def), hasDef: true}}, stop + 1, nil
 	case '(':
 		c, after, err := t.parseCall(open, name, end+1)
 		if err != nil {
@@ -183,7 +183,7 @@ func (t *Template) parseRef(open int) (part, int, *Error) {
 		return part{call: c}, after, nil
 	}
 	return part{}, 0, errorAt(src, end, "unexpected "+strconv.QuoteRune(firstRune(src[end:]))+
-		" in a reference: write {name}, {name:default} or {function(args)}")
+		" in a reference: write {name}, {name:default} or {function(args)}, or \\{ for a literal brace")
 }
 
 // parseCall parses a function call's arguments, from just after its '('
