@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/connpool"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 func TestDialPlain(t *testing.T) {
@@ -29,7 +30,7 @@ func TestDialPlain(t *testing.T) {
 	if _, ok := c.(*net.TCPConn); !ok {
 		t.Errorf("got %T, want *net.TCPConn", c)
 	}
-	if got, want := c.RemoteAddr().(*net.TCPAddr).AddrPort(), srv.addr(); got != want {
+	if got, want := c.RemoteAddr().(*net.TCPAddr).AddrPort(), srv.Addr(); got != want {
 		t.Errorf("got remote %v, want %v", got, want)
 	}
 	if _, err := io.WriteString(c, "ping"); err != nil {
@@ -69,7 +70,7 @@ func TestDialFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			closed := make(chan bool, 1)
-			dest := connpool.Dest{Addr: closedPort(t)}
+			dest := connpool.Dest{Addr: netip.MustParseAddrPort(peer.FreeAddr(t))}
 			if tt.silent {
 				dest = serve(t, silent(closed)).dest()
 			}
@@ -353,7 +354,7 @@ func BenchmarkDial(b *testing.B) {
 	}
 	b.Run("net_dialer_baseline", func(b *testing.B) {
 		// What net alone costs, for comparison with "plain".
-		addr := serve(b, drain).addr().String()
+		addr := serve(b, drain).Addr().String()
 		nd := net.Dialer{Timeout: safety, KeepAlive: keepAlive}
 		b.ReportAllocs()
 		for b.Loop() {

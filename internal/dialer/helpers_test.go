@@ -16,68 +16,21 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/connpool"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // safety bounds how long a test server waits on a client that misbehaves;
 // a correct dialer never gets near it.
 const safety = 5 * time.Second
 
-// server runs handle for every connection accepted on a 127.0.0.1
-// listener until the test ends, then closes the listener and every open
-// connection and waits for the handlers.
-type server struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
+// server is a peer.Server (a handler per connection on 127.0.0.1, all
+// closed when the test ends) as a destination.
+type server struct{ *peer.Server }
 
-func serve(t testing.TB, handle func(net.Conn)) *server {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{ln: ln, conns: map[net.Conn]struct{}{}}
-	s.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns[c] = struct{}{}
-			s.mu.Unlock()
-			s.wg.Go(func() {
-				defer func() {
-					s.mu.Lock()
-					delete(s.conns, c)
-					s.mu.Unlock()
-					_ = c.Close()
-				}()
-				handle(c)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			_ = c.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
-	return s
-}
-
-// addr is the listener's address as a netip.AddrPort.
-func (s *server) addr() netip.AddrPort {
-	return s.ln.Addr().(*net.TCPAddr).AddrPort()
-}
+func serve(t testing.TB, handle func(net.Conn)) server { return server{peer.Serve(t, handle)} }
 
 // dest is a plain destination for the listener.
-func (s *server) dest() connpool.Dest { return connpool.Dest{Addr: s.addr()} }
+func (s server) dest() connpool.Dest { return connpool.Dest{Addr: s.Addr()} }
 
 // echo copies everything it reads back to the writer.
 func echo(c net.Conn) { _, _ = io.Copy(c, c) }
@@ -95,20 +48,6 @@ func silent(closed chan<- bool) func(net.Conn) {
 	}
 }
 
-// closedPort returns a 127.0.0.1 address with nothing listening.
-func closedPort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().(*net.TCPAddr).AddrPort()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // proxyMode is how the test proxy answers a CONNECT.
 type proxyMode int
 
@@ -123,7 +62,7 @@ const (
 
 // proxy is a small CONNECT proxy that only tunnels to loopback targets.
 type proxy struct {
-	*server
+	server
 	mode      proxyMode
 	connects  atomic.Int32
 	mu        sync.Mutex

@@ -16,14 +16,14 @@ import (
 )
 
 func proxyURL(p *proxy, user *url.Userinfo) *url.URL {
-	return &url.URL{Scheme: "http", Host: p.ln.Addr().String(), User: user}
+	return &url.URL{Scheme: "http", Host: p.Addr().String(), User: user}
 }
 
 func TestProxyPlainTunnel(t *testing.T) {
 	backend := serve(t, echo)
 	p := newProxy(t, proxyTunnel)
 	d := New(Spec{ConnectTimeout: safety, Proxy: proxyURL(p, url.UserPassword("weir", "s3cret"))})
-	f := d.Func(p.dest(), backend.addr().String())
+	f := d.Func(p.dest(), backend.Addr().String())
 	for i := range 2 {
 		c, err := f(context.Background())
 		if err != nil {
@@ -46,8 +46,8 @@ func TestProxyPlainTunnel(t *testing.T) {
 	defer p.mu.Unlock()
 	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("weir:s3cret"))
 	for i := range p.targets {
-		if p.targets[i] != backend.addr().String() || p.auth[i] != wantAuth {
-			t.Errorf("CONNECT %d: got target %q auth %q, want %q %q", i, p.targets[i], p.auth[i], backend.addr(), wantAuth)
+		if p.targets[i] != backend.Addr().String() || p.auth[i] != wantAuth {
+			t.Errorf("CONNECT %d: got target %q auth %q, want %q %q", i, p.targets[i], p.auth[i], backend.Addr(), wantAuth)
 		}
 	}
 }
@@ -102,7 +102,7 @@ func TestProxyServerNameFromTunnel(t *testing.T) {
 // tunnel target is plain TCP to the proxy: no CONNECT, no TLS.
 func TestProxyWithoutTunnel(t *testing.T) {
 	p := serve(t, echo) // stands in for the proxy receiving absolute-form requests
-	d := New(Spec{TLS: &tls.Config{}, Proxy: &url.URL{Scheme: "http", Host: p.ln.Addr().String()}})
+	d := New(Spec{TLS: &tls.Config{}, Proxy: &url.URL{Scheme: "http", Host: p.Addr().String()}})
 	c, err := d.Func(p.dest(), "")(context.Background())
 	if err != nil {
 		t.Fatalf("got error %v, want nil", err)
@@ -153,7 +153,7 @@ func TestProxyFailures(t *testing.T) {
 			case ok && pe.StatusCode != tt.wantCode:
 				t.Errorf("got status %d, want %d", pe.StatusCode, tt.wantCode)
 			}
-			if want := p.addr().String() + " (CONNECT 127.0.0.1:9)"; de.Addr != want {
+			if want := p.Addr().String() + " (CONNECT 127.0.0.1:9)"; de.Addr != want {
 				t.Errorf("got Addr %q, want %q", de.Addr, want)
 			}
 			if got := p.connects.Load(); got != 1 {

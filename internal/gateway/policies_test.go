@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/config"
-	"github.com/weirgw/weir/internal/store/redistest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // policyAPI is a config with one API at /api in front of endpoint, with
@@ -207,9 +207,9 @@ func TestPoliciesReloadKeepsCounters(t *testing.T) {
 
 // redisGateways starts n gateways (each its own State, so its own Redis
 // client, as separate instances would be) sharing one Redis.
-func redisGateways(t *testing.T, n int, policies string) ([]*gw, *redistest.Server) {
+func redisGateways(t *testing.T, n int, policies string) ([]*gw, *peer.RedisServer) {
 	t.Helper()
-	rs := redistest.Start(t)
+	rs := peer.Redis(t)
 	be, _ := backend(t, okHandler, nil)
 	yaml := policyAPI(be.URL, policies, fmt.Sprintf("store: {kind: redis, address: %q, timeout: 200ms}", rs.Addr))
 	var gws []*gw

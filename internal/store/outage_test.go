@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/store"
-	"github.com/weirgw/weir/internal/store/redistest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // events records an Observer's calls.
@@ -46,7 +46,7 @@ func (e *events) snapshot() (ops, failed int, states []bool) {
 // down, later calls fail at once with ErrUnavailable, and once Redis is
 // back the store reconnects by itself.
 func TestRedisOutage(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := peer.Redis(t)
 	ev := &events{}
 	r := openRedis(t, srv.Addr, ev)
 	ctx := context.Background()
@@ -91,7 +91,7 @@ func TestRedisOutage(t *testing.T) {
 // TestRedisErrorReply: an error answered by Redis (a key of the wrong type)
 // fails the call but does not mark the store down.
 func TestRedisErrorReply(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := peer.Redis(t)
 	r := openRedis(t, srv.Addr, nil)
 	if _, err := srv.Do("SET t:str x"); err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestRedisErrorReply(t *testing.T) {
 }
 
 func TestRedisClosed(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := peer.Redis(t)
 	r := openRedis(t, srv.Addr, nil)
 	_ = r.Close()
 	if _, err := r.Take(context.Background(), "k", store.Rate{Interval: 1, Burst: 1}, time.Now(), 1); !errors.Is(err, store.ErrClosed) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/store"
-	"github.com/weirgw/weir/internal/store/redistest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // opener opens a store for a test; addr is the Redis server's address
@@ -27,7 +27,7 @@ func stores() map[string]opener {
 			return m, ""
 		},
 		"redis": func(t *testing.T) (store.Store, string) {
-			srv := redistest.Start(t)
+			srv := peer.Redis(t)
 			return openRedis(t, srv.Addr, nil), srv.Addr
 		},
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/connpool"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // testResolver is a DNS the test controls: each host answers with its
@@ -122,25 +123,11 @@ func (a *acceptor) counts() (accepted, closed int) {
 // port, as one name resolving to two addresses would have.
 func listenPair(t *testing.T) (port uint16, one, two *acceptor) {
 	t.Helper()
-	for range 20 {
-		ln1, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln1.Addr().(*net.TCPAddr).Port
-		ln2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)))
-		if err != nil {
-			ln1.Close() // port taken on 127.0.0.2: try another
-			continue
-		}
-		one, two = &acceptor{ln: ln1}, &acceptor{ln: ln2}
-		t.Cleanup(func() { ln1.Close(); ln2.Close() })
-		go one.serve()
-		go two.serve()
-		return uint16(port), one, two
-	}
-	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
-	return 0, nil, nil
+	p, ln1, ln2 := peer.Pair(t)
+	one, two = &acceptor{ln: ln1}, &acceptor{ln: ln2}
+	go one.serve()
+	go two.serve()
+	return uint16(p), one, two
 }
 
 // transport is a merged transport as config.Load would give, with a short

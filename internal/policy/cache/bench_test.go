@@ -11,8 +11,8 @@ import (
 
 	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/gateway"
-	"github.com/weirgw/weir/internal/store/redistest"
 	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // sink is a reusable ResponseWriter that keeps nothing but the status.
@@ -83,7 +83,7 @@ func BenchmarkCacheHit(b *testing.B) {
 // BenchmarkCacheHitRedis is a request answered from a Redis storage (one
 // round trip to a local redis-server, and decoding).
 func BenchmarkCacheHitRedis(b *testing.B) {
-	rs := redistest.Start(b)
+	rs := peer.Redis(b)
 	serve(b, benchServer(b, fmt.Sprintf("store: {kind: redis, address: %q}", rs.Addr), defaultPolicies), "HIT")
 }
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weirgw/weir/internal/store/redistest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // TestSharedOverRedis runs two weir instances on one redis-server: a
@@ -16,7 +16,7 @@ import (
 // backend) until it is back.
 func TestSharedOverRedis(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t)
+	rs := peer.Redis(t)
 	b := newBackend(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept")

@@ -11,8 +11,8 @@ import (
 	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/policy"
 	"github.com/weirgw/weir/internal/store"
-	"github.com/weirgw/weir/internal/store/redistest"
 	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // benchStores are the stores each policy is measured on.
@@ -20,7 +20,7 @@ func benchStores(b *testing.B) map[string]func(b *testing.B) store.Store {
 	return map[string]func(b *testing.B) store.Store{
 		"memory": func(b *testing.B) store.Store { return memory(b) },
 		"redis": func(b *testing.B) store.Store {
-			srv := redistest.Start(b)
+			srv := peer.Redis(b)
 			r, err := store.NewRedis(config.Store{Kind: config.StoreRedis, Address: srv.Addr}, nil)
 			if err != nil {
 				b.Fatal(err)

@@ -1,8 +1,4 @@
-// Package redistest runs a real redis-server for tests: on a free loopback
-// port, with its files in a temporary directory, stopped at the end of the
-// test. Without redis-server the test is skipped, or fails when CI=true
-// (CI installs it, so its absence there is a bug, not a reason to skip).
-package redistest
+package peer
 
 import (
 	"bufio"
@@ -17,8 +13,8 @@ import (
 	"time"
 )
 
-// Server is a running (or stopped) redis-server.
-type Server struct {
+// RedisServer is a running (or stopped) redis-server.
+type RedisServer struct {
 	// Addr is the server's 127.0.0.1:port; it stays the same across
 	// Stop and Start.
 	Addr string
@@ -30,8 +26,11 @@ type Server struct {
 	done chan struct{}
 }
 
-// Start starts a redis-server for t and stops it when t ends.
-func Start(t testing.TB) *Server {
+// Redis starts a real redis-server for t, on a free loopback port with its
+// files in a temporary directory, and stops it when t ends. Without
+// redis-server the test is skipped, or fails when CI=true (CI installs it,
+// so its absence there is a bug, not a reason to skip).
+func Redis(t testing.TB) *RedisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -46,7 +45,7 @@ func Start(t testing.TB) *Server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, dir: t.TempDir(), port: port}
+	s := &RedisServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, dir: t.TempDir(), port: port}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -54,7 +53,7 @@ func Start(t testing.TB) *Server {
 
 // Start starts the server again after Stop, on the same port, and waits
 // until it answers PING.
-func (s *Server) Start() {
+func (s *RedisServer) Start() {
 	s.t.Helper()
 	if s.cmd != nil {
 		return
@@ -95,7 +94,7 @@ func (s *Server) Start() {
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 5s) and waits for it.
-func (s *Server) Stop() {
+func (s *RedisServer) Stop() {
 	if s.cmd == nil {
 		return
 	}
@@ -111,7 +110,7 @@ func (s *Server) Stop() {
 
 // Do sends one command (space-separated words) and returns the first line
 // of the reply, for test setup and checks without a client library.
-func (s *Server) Do(cmd string) (string, error) {
+func (s *RedisServer) Do(cmd string) (string, error) {
 	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
 	if err != nil {
 		return "", err
@@ -131,7 +130,7 @@ func (s *Server) Do(cmd string) (string, error) {
 	return strings.TrimRight(line, "\r\n"), err
 }
 
-func (s *Server) ping() error {
+func (s *RedisServer) ping() error {
 	r, err := s.Do("PING")
 	if err != nil {
 		return err
