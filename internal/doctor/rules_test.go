@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +17,7 @@ import (
 	"github.com/weirgw/weir/internal/demo"
 	"github.com/weirgw/weir/internal/doctor"
 	"github.com/weirgw/weir/internal/doctor/doctortest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // The rules, each against a real gateway in front of a backend that
@@ -426,12 +424,7 @@ func slowTLSBackend(t *testing.T, delay time.Duration) (url, caFile string) {
 	ts.Listener = slowListener{Listener: ts.Listener, delay: delay}
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
-	caFile = filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
-	if err := os.WriteFile(caFile, pemBytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return ts.URL, caFile
+	return ts.URL, peer.CAFile(t, ts.Certificate())
 }
 
 type slowListener struct {

@@ -3,23 +3,13 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +20,7 @@ import (
 	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/connpool"
 	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // tlsSeen records, per TLS handshake a backend completed, whether it
@@ -52,66 +43,17 @@ func (s *tlsSeen) handshakes() []bool {
 	return append([]bool(nil), s.resumed...)
 }
 
-// tlsBackend starts an HTTPS test backend whose every handshake is
-// recorded, and writes its certificate to a PEM file for tls.ca_file.
+// tlsBackend is a peer.TLSBackend whose every handshake is recorded.
 func tlsBackend(t *testing.T, h http.HandlerFunc, tune func(*tls.Config)) (ts *httptest.Server, seen *tlsSeen, caFile string) {
 	t.Helper()
 	seen = &tlsSeen{}
-	ts = httptest.NewUnstartedServer(h)
-	ts.TLS = &tls.Config{VerifyConnection: seen.verify}
-	if tune != nil {
-		tune(ts.TLS)
-	}
-	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
-	caFile = filepath.Join(t.TempDir(), "backend-ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
-	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ts, caFile = peer.TLSBackend(t, h, func(c *tls.Config) {
+		c.VerifyConnection = seen.verify
+		if tune != nil {
+			tune(c)
+		}
+	})
 	return ts, seen, caFile
-}
-
-// clientCert writes a self-signed client certificate and key (PEM) and
-// returns the certificate too, for the backend to trust.
-func clientCert(t *testing.T, cn string) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(2),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err = x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, cert
 }
 
 // settle polls cond for up to 5 s and returns without failing: the
@@ -200,7 +142,7 @@ func TestTLSBackend(t *testing.T) {
 	})
 
 	t.Run("mutual TLS", func(t *testing.T) {
-		certFile, keyFile, cert := clientCert(t, "weir-client")
+		certFile, keyFile, cert := peer.Cert(t, "weir-client")
 		var mu sync.Mutex
 		var peers []string
 		be, _, ca := tlsBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -208,11 +150,7 @@ func TestTLSBackend(t *testing.T) {
 			peers = append(peers, r.TLS.PeerCertificates[0].Subject.CommonName)
 			mu.Unlock()
 			okHandler(w, r)
-		}, func(c *tls.Config) {
-			c.ClientAuth = tls.RequireAndVerifyClientCert
-			c.ClientCAs = x509.NewCertPool()
-			c.ClientCAs.AddCert(cert)
-		})
+		}, peer.RequireClientCert(cert))
 		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(),
 			fmt.Sprintf("tls: {ca_file: %q, cert_file: %q, key_file: %q}", ca, certFile, keyFile)))
 		getN(t, client(1), g.url+"/api/x", 2)
@@ -236,7 +174,7 @@ func TestTLSBackend(t *testing.T) {
 			okHandler(w, r)
 		}, nil)
 		// A CA file holding some other certificate.
-		certFile, _, _ := clientCert(t, "not-the-backend")
+		certFile, _, _ := peer.Cert(t, "not-the-backend")
 		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q}", certFile)))
 		resp, err := http.Get(g.url + "/api/x")
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/weirgw/weir/internal/config"
-	"github.com/weirgw/weir/internal/dialer"
+	"github.com/weirgw/weir/internal/tlsfiles"
 )
 
 // Probe backoff while Redis is unreachable: the first probe after
@@ -173,14 +173,13 @@ func NewRedis(s config.Store, obs Observer) (*Redis, error) {
 	return &Redis{c: redis.NewUniversalClient(o), prefix: prefix, obs: obs, stop: make(chan struct{})}, nil
 }
 
-// storeTLS builds the client TLS config: the same loading of CA and
-// client certificate files as for backends, without their ALPN.
+// storeTLS builds the client TLS config: the CA and client certificate
+// files loaded as for backends (tlsfiles), without their ALPN.
 func storeTLS(t config.StoreTLS) (*tls.Config, error) {
-	tc, err := dialer.LoadTLS(t.CAFile, t.CertFile, t.KeyFile, t.InsecureSkipVerify)
+	tc, err := tlsfiles.Client(t.CAFile, t.CertFile, t.KeyFile, t.InsecureSkipVerify)
 	if err != nil {
 		return nil, fmt.Errorf("redis tls: %w", err)
 	}
-	tc.NextProtos = nil
 	tc.ServerName = t.ServerName
 	return tc, nil
 }

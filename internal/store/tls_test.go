@@ -1,23 +1,21 @@
 package store
 
 import (
-	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/weirgw/weir/internal/config"
+	"github.com/weirgw/weir/internal/tlsfiles"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 func TestStoreTLS(t *testing.T) {
 	ts := httptest.NewTLSServer(http.NotFoundHandler())
 	defer ts.Close()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := peer.CAFile(t, ts.Certificate())
 	tc, err := storeTLS(config.StoreTLS{Enabled: true, TLS: config.TLS{ServerName: "redis.internal", CAFile: ca}})
 	if err != nil {
 		t.Fatal(err)
@@ -25,10 +23,18 @@ func TestStoreTLS(t *testing.T) {
 	if tc.RootCAs == nil || tc.ServerName != "redis.internal" || len(tc.NextProtos) != 0 {
 		t.Errorf("got roots %v, server name %q, ALPN %v; want the CA, redis.internal, no ALPN", tc.RootCAs != nil, tc.ServerName, tc.NextProtos)
 	}
-	if _, err := storeTLS(config.StoreTLS{Enabled: true, TLS: config.TLS{CAFile: filepath.Join(t.TempDir(), "missing.pem")}}); err == nil {
-		t.Error("a missing CA file: got no error, want one")
-	}
-	if _, err := storeTLS(config.StoreTLS{Enabled: true, TLS: config.TLS{CertFile: ca}}); err == nil {
-		t.Error("a client certificate without a key: got no error, want one")
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	for _, tt := range []struct {
+		name     string
+		tls      config.TLS
+		wantPath string
+	}{
+		{"a missing CA file", config.TLS{CAFile: missing}, missing},
+		{"a client certificate without a key", config.TLS{CertFile: ca}, ca},
+	} {
+		_, err := storeTLS(config.StoreTLS{Enabled: true, TLS: tt.tls})
+		if fe, ok := errors.AsType[*tlsfiles.FileError](err); !ok || fe.Path != tt.wantPath {
+			t.Errorf("%s: got %T %v, want a *tlsfiles.FileError for %s", tt.name, err, err, tt.wantPath)
+		}
 	}
 }

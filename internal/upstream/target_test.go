@@ -2,14 +2,7 @@ package upstream
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
@@ -596,7 +589,7 @@ func TestEndpointRejected(t *testing.T) {
 // dial it the same way.
 func TestProfilesSeparatePools(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writeCert(t, dir, "client")
+	certFile, keyFile, _ := peer.Cert(t, "client")
 	keyCopy := filepath.Join(dir, "client-key-copy.pem")
 	b, err := os.ReadFile(keyFile)
 	if err != nil {
@@ -605,7 +598,7 @@ func TestProfilesSeparatePools(t *testing.T) {
 	if err := os.WriteFile(keyCopy, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	caFile, _ := writeCert(t, dir, "ca")
+	caFile, _, _ := peer.Cert(t, "ca")
 
 	type variant struct {
 		endpoint string
@@ -678,41 +671,6 @@ func TestPickRoundRobinsEndpoints(t *testing.T) {
 			t.Errorf("%s: got %d picks, want 3 (%v)", h, counts[h], counts)
 		}
 	}
-}
-
-// writeCert writes a self-signed certificate and its key as PEM files.
-func writeCert(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
 
 // FuzzEndpoint checks that any endpoint string is either rejected or parsed
