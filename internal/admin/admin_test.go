@@ -7,12 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/weirgw/weir/internal/connpool"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // source serves a real registry's ledger and canned status; Reload
@@ -70,22 +70,9 @@ func get(t *testing.T, method, url string, hdr ...string) (int, http.Header, str
 }
 
 func TestPoolsAndProbes(t *testing.T) {
-	backend, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer backend.Close()
-	go func() {
-		for {
-			c, err := backend.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	backend := peer.Hang(t)
 	src := newSource(t)
-	dest := connpool.Dest{Addr: netip.MustParseAddrPort(backend.Addr().String())}
+	dest := connpool.Dest{Addr: backend.Addr()}
 	var d net.Dialer
 	pool := src.reg.Acquire(connpool.Key{Dest: dest}, connpool.Settings{IdleTimeout: 0}, func(ctx context.Context) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", dest.Addr.String())

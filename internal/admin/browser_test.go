@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weirgw/weir/internal/doctor/doctortest"
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // pageState is what the status page shows, read from its DOM.
@@ -74,15 +74,12 @@ func TestStatusPageInBrowser(t *testing.T) {
 // statusPageInBrowser is one run of TestStatusPageInBrowser; token is the
 // instance's admin.token ("" for none), shot suffixes the screenshot name.
 func statusPageInBrowser(t *testing.T, path, token, shot string) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
-	defer backend.Close()
-	yaml := doctortest.API("keepalive_timeout: 0s", backend.URL)
+	backend := peer.HTTP(t, peer.OK, nil)
+	yaml := weirtest.API("keepalive_timeout: 0s", backend.URL)
 	if token != "" {
 		yaml = "admin: {token: " + token + "}\n" + yaml
 	}
-	inst := doctortest.Start(t, yaml)
+	inst := weirtest.Start(t, yaml)
 	inst.Get(t, "/api/x", 25)
 
 	// Traffic while the page polls, so the charts move: bounded in count

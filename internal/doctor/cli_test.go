@@ -15,19 +15,20 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/doctor"
-	"github.com/weirgw/weir/internal/doctor/doctortest"
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // TestMainCommand runs `weir doctor` against a running instance whose target has
 // keep-alive off, and against its request log.
 func TestMainCommand(t *testing.T) {
-	inst := doctortest.Start(t, doctortest.API("keepalive_timeout: 0s", okBackend(t)))
+	inst := weirtest.Start(t, weirtest.API("keepalive_timeout: 0s", okBackend(t)))
 	inst.Get(t, "/api/x", 25)
 	logFile := filepath.Join(t.TempDir(), "requests.log")
-	if err := os.WriteFile(logFile, inst.Log.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(logFile, inst.RequestLog.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	healthy := doctortest.Start(t, doctortest.API("", okBackend(t)))
+	healthy := weirtest.Start(t, weirtest.API("", okBackend(t)))
 	healthy.Get(t, "/api/x", 3)
 
 	for _, tt := range []struct {
@@ -52,7 +53,7 @@ func TestMainCommand(t *testing.T) {
 		{name: "extra argument", args: []string{"-log", logFile, "x"}, code: doctor.ExitTrouble, stderr: "unexpected arguments"},
 		{name: "zero budget", args: []string{"-log", logFile, "-port-budget", "0"}, code: doctor.ExitTrouble, stderr: "-port-budget must be > 0"},
 		{name: "missing log", args: []string{"-log", filepath.Join(t.TempDir(), "none.log")}, code: doctor.ExitTrouble, stderr: "no such file"},
-		{name: "admin unreachable", args: []string{"-admin", closedPort(t), "-timeout", "2s"}, code: doctor.ExitTrouble, stderr: "GET http://127.0.0.1:"},
+		{name: "admin unreachable", args: []string{"-admin", "http://" + peer.FreeAddr(t), "-timeout", "2s"}, code: doctor.ExitTrouble, stderr: "GET http://127.0.0.1:"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -1,7 +1,6 @@
 package doctor_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/weirgw/weir/internal/demo"
 	"github.com/weirgw/weir/internal/doctor"
-	"github.com/weirgw/weir/internal/doctor/doctortest"
+	"github.com/weirgw/weir/internal/weirtest"
 	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
@@ -54,7 +53,7 @@ type scenario struct {
 	setup func(t *testing.T) fixture
 	// drive sends the traffic; it may return the input to diagnose,
 	// taken while something was in progress (nil: read after drive).
-	drive func(t *testing.T, in *doctortest.Instance, fx fixture) *doctor.Input
+	drive func(t *testing.T, in *weirtest.Instance, fx fixture) *doctor.Input
 	// ledgerOnly drops the config (/apis): the rules infer from the ledger.
 	ledgerOnly bool
 	opt        doctor.Options
@@ -66,12 +65,12 @@ func TestRules(t *testing.T) {
 	for _, sc := range []scenario{
 		{
 			name:  "healthy backend: no findings",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("", okBackend(t))) },
+			setup: func(t *testing.T) fixture { return cfg(weirtest.API("", okBackend(t))) },
 			drive: sequential("/api/x", 30, 200),
 		},
 		{
 			name:  "keep-alive off in the config",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("keepalive_timeout: 0s", okBackend(t))) },
+			setup: func(t *testing.T) fixture { return cfg(weirtest.API("keepalive_timeout: 0s", okBackend(t))) },
 			drive: sequential("/api/x", 25, 200),
 			want: []want{
 				{doctor.RuleKeepaliveDisabled, "apis", doctor.Warning},
@@ -84,7 +83,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:       "keep-alive off seen in the ledger alone",
-			setup:      func(t *testing.T) fixture { return cfg(doctortest.API("keepalive_timeout: 0s", okBackend(t))) },
+			setup:      func(t *testing.T) fixture { return cfg(weirtest.API("keepalive_timeout: 0s", okBackend(t))) },
 			drive:      sequential("/api/x", 25, 200),
 			ledgerOnly: true,
 			want:       []want{{doctor.RuleKeepaliveDisabled, "pools", doctor.Warning}},
@@ -92,7 +91,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:  "backend answers Connection: close",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("", demoBackend(t))) },
+			setup: func(t *testing.T) fixture { return cfg(weirtest.API("", demoBackend(t))) },
 			drive: sequential("/api/close", 25, 200),
 			want: []want{
 				{doctor.RuleBackendCloses, "pools", doctor.Warning},
@@ -102,9 +101,11 @@ func TestRules(t *testing.T) {
 				{rule: doctor.RuleConnectionChurn, source: "pools"}},
 		},
 		{
-			name:  "backend idle timeout shorter than weir's",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("", shortIdleBackend(t, 600*time.Millisecond))) },
-			drive: func(t *testing.T, in *doctortest.Instance, fx fixture) *doctor.Input {
+			name: "backend idle timeout shorter than weir's",
+			setup: func(t *testing.T) fixture {
+				return cfg(weirtest.API("", peer.HTTP(t, peer.OK, peer.IdleTimeout(600*time.Millisecond)).URL))
+			},
+			drive: func(t *testing.T, in *weirtest.Instance, fx fixture) *doctor.Input {
 				in.Get(t, "/api/x", 1)
 				waitPools(t, in, "a backend close while idle", func(in doctor.Input) bool {
 					return len(in.Pools) == 1 && in.Pools[0].LearnedIdleTimeoutMS > 0
@@ -117,7 +118,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:  "stale reused connection, replayed",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("", staleBackend(t))) },
+			setup: func(t *testing.T) fixture { return cfg(weirtest.API("", peer.Stale(t).URL())) },
 			drive: sequential("/api/x", 2, 200),
 			want: []want{
 				{doctor.RuleBackendIdleShorter, "pools", doctor.Warning},
@@ -126,7 +127,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:  "max_requests_per_connection 1 churns connections",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("max_requests_per_connection: 1", okBackend(t))) },
+			setup: func(t *testing.T) fixture { return cfg(weirtest.API("max_requests_per_connection: 1", okBackend(t))) },
 			drive: sequential("/api/x", 25, 200),
 			want: []want{
 				{doctor.RuleConnectionChurn, "pools", doctor.Warning},
@@ -136,7 +137,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:  "port budget near exhaustion, single backend IP",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("keepalive_timeout: 0s", okBackend(t))) },
+			setup: func(t *testing.T) fixture { return cfg(weirtest.API("keepalive_timeout: 0s", okBackend(t))) },
 			drive: sequential("/api/x", 25, 200),
 			opt:   doctor.Options{PortBudget: 30},
 			want: []want{
@@ -148,7 +149,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:       "single backend IP inferred from the ledger alone",
-			setup:      func(t *testing.T) fixture { return cfg(doctortest.API("keepalive_timeout: 0s", okBackend(t))) },
+			setup:      func(t *testing.T) fixture { return cfg(weirtest.API("keepalive_timeout: 0s", okBackend(t))) },
 			drive:      sequential("/api/x", 25, 200),
 			ledgerOnly: true,
 			opt:        doctor.Options{PortBudget: 240},
@@ -158,7 +159,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "two backend IPs share the load",
 			setup: func(t *testing.T) fixture {
-				return cfg(doctortest.API("keepalive_timeout: 0s", okBackendOn(t, "127.0.0.1:0"), okBackendOn(t, "127.0.0.2:0")))
+				return cfg(weirtest.API("keepalive_timeout: 0s", okBackend(t), okBackendOn(t, "127.0.0.2:0")))
 			},
 			drive:   sequential("/api/x", 24, 200),
 			opt:     doctor.Options{PortBudget: 240},
@@ -169,9 +170,9 @@ func TestRules(t *testing.T) {
 			name: "requests waiting under max_connections",
 			setup: func(t *testing.T) fixture {
 				url, release := blockingBackend(t)
-				return fixture{yaml: doctortest.API("max_connections: 1, queue_timeout: 10s", url), release: release}
+				return fixture{yaml: weirtest.API("max_connections: 1, queue_timeout: 10s", url), release: release}
 			},
-			drive: func(t *testing.T, in *doctortest.Instance, fx fixture) *doctor.Input {
+			drive: func(t *testing.T, in *weirtest.Instance, fx fixture) *doctor.Input {
 				var wg sync.WaitGroup
 				for range 3 {
 					wg.Go(func() { in.Get(t, "/api/x", 1) })
@@ -188,9 +189,9 @@ func TestRules(t *testing.T) {
 		{
 			name: "queue timeout under max_connections",
 			setup: func(t *testing.T) fixture {
-				return cfg(doctortest.API("max_connections: 1, queue_timeout: 50ms", demoBackend(t)))
+				return cfg(weirtest.API("max_connections: 1, queue_timeout: 50ms", demoBackend(t)))
 			},
-			drive: func(t *testing.T, in *doctortest.Instance, fx fixture) *doctor.Input {
+			drive: func(t *testing.T, in *weirtest.Instance, fx fixture) *doctor.Input {
 				var wg sync.WaitGroup
 				for range 3 {
 					wg.Go(func() { in.Get(t, "/api/delay?ms=400", 1) })
@@ -208,20 +209,20 @@ func TestRules(t *testing.T) {
 			name: "slow connects (TLS handshake)",
 			setup: func(t *testing.T) fixture {
 				url, ca := slowTLSBackend(t, 250*time.Millisecond)
-				return cfg(doctortest.API("keepalive_timeout: 0s, tls: {ca_file: "+ca+"}", url))
+				return cfg(weirtest.API("keepalive_timeout: 0s, tls: {ca_file: "+ca+"}", url))
 			},
 			drive: sequential("/api/x", doctor.MinConnects+1, 200),
 			want:  []want{{doctor.RuleHighConnectTime, "log", doctor.Warning}},
 		},
 		{
 			name:  "backend refuses connections",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("", closedPort(t))) },
+			setup: func(t *testing.T) fixture { return cfg(weirtest.API("", "http://"+peer.FreeAddr(t))) },
 			drive: sequential("/api/x", 3, 502),
 			want:  []want{{doctor.RuleFailures, "log", doctor.Critical}},
 		},
 		{
 			name:  "backend too slow for response_timeout",
-			setup: func(t *testing.T) fixture { return cfg(doctortest.API("response_timeout: 50ms", demoBackend(t))) },
+			setup: func(t *testing.T) fixture { return cfg(weirtest.API("response_timeout: 50ms", demoBackend(t))) },
 			drive: sequential("/api/delay?ms=300", 2, 504),
 			want:  []want{{doctor.RuleFailures, "log", doctor.Critical}},
 		},
@@ -229,7 +230,7 @@ func TestRules(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			fx := sc.setup(t)
-			inst := doctortest.Start(t, fx.yaml)
+			inst := weirtest.Start(t, fx.yaml)
 			var in doctor.Input
 			if got := sc.drive(t, inst, fx); got != nil {
 				in = *got
@@ -239,7 +240,7 @@ func TestRules(t *testing.T) {
 			if sc.ledgerOnly {
 				in.APIs = nil
 			}
-			l, err := doctor.ReadLog(bytes.NewReader(inst.Log.Bytes()))
+			l, err := doctor.ReadLog(bytes.NewReader(inst.RequestLog.Bytes()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -290,8 +291,8 @@ func dump(fs []doctor.Finding) string {
 
 // sequential returns a drive that sends n GETs to path one after another,
 // each expected to answer status.
-func sequential(path string, n, status int) func(*testing.T, *doctortest.Instance, fixture) *doctor.Input {
-	return func(t *testing.T, in *doctortest.Instance, _ fixture) *doctor.Input {
+func sequential(path string, n, status int) func(*testing.T, *weirtest.Instance, fixture) *doctor.Input {
+	return func(t *testing.T, in *weirtest.Instance, _ fixture) *doctor.Input {
 		if got := in.Get(t, path, n); got[status] != n {
 			t.Fatalf("GET %s x%d: got statuses %v, want all %d", path, n, got, status)
 		}
@@ -299,7 +300,7 @@ func sequential(path string, n, status int) func(*testing.T, *doctortest.Instanc
 	}
 }
 
-func fetch(t *testing.T, in *doctortest.Instance) doctor.Input {
+func fetch(t *testing.T, in *weirtest.Instance) doctor.Input {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -311,7 +312,7 @@ func fetch(t *testing.T, in *doctortest.Instance) doctor.Input {
 }
 
 // waitPools polls the admin API until cond holds (at most 5 s).
-func waitPools(t *testing.T, in *doctortest.Instance, what string, cond func(doctor.Input) bool) doctor.Input {
+func waitPools(t *testing.T, in *weirtest.Instance, what string, cond func(doctor.Input) bool) doctor.Input {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -326,23 +327,17 @@ func waitPools(t *testing.T, in *doctortest.Instance, what string, cond func(doc
 	}
 }
 
-func okBackend(t *testing.T) string { return okBackendOn(t, "127.0.0.1:0") }
+func okBackend(t *testing.T) string { return peer.HTTP(t, peer.OK, nil).URL }
 
-// okBackendOn serves "ok" on addr (any loopback address).
+// okBackendOn serves "ok" on addr (another loopback address; the test is
+// skipped where it cannot listen there).
 func okBackendOn(t *testing.T, addr string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("listen on %s: %v", addr, err)
 	}
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
-	ts.Listener.Close()
-	ts.Listener = ln
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return ts.URL
+	return peer.HTTPOn(t, ln, peer.OK, nil).URL
 }
 
 // demoBackend is weir's demo backend (/close, /delay).
@@ -350,48 +345,6 @@ func demoBackend(t *testing.T) string {
 	ts := httptest.NewServer(demo.Handler())
 	t.Cleanup(ts.Close)
 	return ts.URL
-}
-
-// shortIdleBackend closes keep-alive connections idle longer than idle.
-func shortIdleBackend(t *testing.T, idle time.Duration) string {
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
-	ts.Config.IdleTimeout = idle
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return ts.URL
-}
-
-// staleBackend answers the first request on each connection, keeps the
-// connection open, and closes it when the second request arrives without
-// answering: the stale keep-alive race, every time.
-func staleBackend(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, req.Body)
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				_, _ = http.ReadRequest(br) // then close unanswered
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
 }
 
 // blockingBackend answers only once release is called (or the request is
@@ -450,15 +403,4 @@ type slowConn struct {
 func (c *slowConn) Read(b []byte) (int, error) {
 	c.once.Do(func() { time.Sleep(c.delay) })
 	return c.Conn.Read(b)
-}
-
-// closedPort returns a URL nothing listens on.
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }

@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,13 +17,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/weirgw/weir/internal/config"
-	"github.com/weirgw/weir/internal/gateway"
-	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/weirtest"
 )
 
 // Targets from the issue: more total passes than Apache Traffic Server's
@@ -72,7 +68,7 @@ func TestHTTPCacheTests(t *testing.T) {
 	defer cancel()
 
 	origin := startOrigin(t, ctx, node)
-	base := startWeir(t, ctx, origin)
+	base := weirtest.Start(t, fmt.Sprintf(weirConfig, origin), weirtest.WithRequestLog(io.Discard)).URL
 
 	var stderr strings.Builder
 	run := exec.CommandContext(ctx, node, "--no-warnings", "run.mjs", base)
@@ -182,57 +178,4 @@ func startOrigin(t *testing.T, ctx context.Context, node string) string {
 		t.Fatal(ctx.Err())
 	}
 	return ""
-}
-
-// startWeir serves weirConfig in front of origin on a loopback port, until
-// the test ends, and returns its base URL.
-func startWeir(t *testing.T, ctx context.Context, origin string) string {
-	t.Helper()
-	cfg, err := config.Parse("cachetests.yaml", []byte(fmt.Sprintf(weirConfig, origin)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := gateway.NewState()
-	snap, err := gateway.Build(ctx, cfg, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errLog := &lockedBuffer{}
-	srv := gateway.NewServer(st, snap, telemetry.NewRequestLog(io.Discard), errLog)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		if err := <-done; err != nil && !errors.Is(err, net.ErrClosed) {
-			t.Errorf("serve: %v", err)
-		}
-		if s := errLog.String(); strings.Contains(s, "panic") {
-			t.Errorf("weir logged a panic:\n%s", s)
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
-
-// lockedBuffer collects weir's error log, written from request goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

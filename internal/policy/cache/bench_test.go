@@ -1,7 +1,6 @@
 package cache_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,21 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weirgw/weir/internal/config"
-	"github.com/weirgw/weir/internal/gateway"
-	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/weirtest"
 	"github.com/weirgw/weir/internal/weirtest/peer"
 )
-
-// sink is a reusable ResponseWriter that keeps nothing but the status.
-type sink struct {
-	h      http.Header
-	status int
-}
-
-func (s *sink) Header() http.Header         { return s.h }
-func (s *sink) WriteHeader(code int)        { s.status = code }
-func (s *sink) Write(b []byte) (int, error) { return len(b), nil }
 
 // benchServer builds a gateway (policies under API /a, in front of a
 // backend answering 1 KiB with max-age=3600) and returns its handler.
@@ -36,18 +23,8 @@ func benchServer(b *testing.B, store, policies string) http.Handler {
 		io.WriteString(w, body)
 	}))
 	b.Cleanup(be.Close)
-	cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf(gatewayConfig, store, be.URL, policies)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := gateway.NewState()
-	snap, err := gateway.Build(context.Background(), cfg, st)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := gateway.NewServer(st, snap, telemetry.NewRequestLog(io.Discard), io.Discard)
-	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return srv
+	yaml := fmt.Sprintf(gatewayConfig, store, be.URL, policies)
+	return weirtest.Start(b, yaml, weirtest.WithRequestLog(io.Discard)).Server
 }
 
 // serve runs b.N requests for /a/r through h, each wanting status 200 and
@@ -55,16 +32,15 @@ func benchServer(b *testing.B, store, policies string) http.Handler {
 func serve(b *testing.B, h http.Handler, xcache string) {
 	b.Helper()
 	r := httptest.NewRequest("GET", "http://127.0.0.1/a/r", nil)
-	w := &sink{h: http.Header{}}
+	w := peer.NewSink()
 	h.ServeHTTP(w, r) // warm: pools, and the cache entry
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		clear(w.h)
-		w.status = 0
+		w.Reset()
 		h.ServeHTTP(w, r)
-		if w.status != 200 || w.h.Get("X-Cache") != xcache {
-			b.Fatalf("got %d %q, want 200 %q", w.status, w.h.Get("X-Cache"), xcache)
+		if w.Status != 200 || w.H.Get("X-Cache") != xcache {
+			b.Fatalf("got %d %q, want 200 %q", w.Status, w.H.Get("X-Cache"), xcache)
 		}
 	}
 }
@@ -93,13 +69,13 @@ func BenchmarkCacheMiss(b *testing.B) {
 	h := benchServer(b, "", defaultPolicies)
 	r := httptest.NewRequest("GET", "http://127.0.0.1/a/r", nil)
 	r.Header.Set("Cache-Control", "no-store")
-	w := &sink{h: http.Header{}}
+	w := peer.NewSink()
 	b.ReportAllocs()
 	for b.Loop() {
-		clear(w.h)
+		w.Reset()
 		h.ServeHTTP(w, r)
-		if w.status != 200 || w.h.Get("X-Cache") != "MISS" {
-			b.Fatalf("got %d %q, want 200 MISS", w.status, w.h.Get("X-Cache"))
+		if w.Status != 200 || w.H.Get("X-Cache") != "MISS" {
+			b.Fatalf("got %d %q, want 200 MISS", w.Status, w.H.Get("X-Cache"))
 		}
 	}
 }

@@ -1,10 +1,8 @@
 package cache_test
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weirgw/weir/internal/config"
-	"github.com/weirgw/weir/internal/gateway"
-	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/weirtest"
 )
 
 // backend is a test origin whose handler is given the 1-based number of the
@@ -65,36 +61,7 @@ const defaultPolicies = "      inbound:\n        - kind: cache\n"
 
 // startGateway serves the config on a loopback port until the test ends
 // and returns its base URL.
-func startGateway(t testing.TB, src string) string {
-	base, _ := startGatewayState(t, src)
-	return base
-}
-
-// startGatewayState is startGateway that also returns the gateway's state.
-func startGatewayState(t testing.TB, src string) (string, *gateway.State) {
-	t.Helper()
-	cfg, err := config.Parse("t.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := gateway.NewState()
-	snap, err := gateway.Build(context.Background(), cfg, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := gateway.NewServer(st, snap, telemetry.NewRequestLog(io.Discard), io.Discard)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return "http://" + ln.Addr().String(), st
-}
+func startGateway(t testing.TB, src string) string { return weirtest.Start(t, src).URL }
 
 // step is one request of a scenario and what must come of it.
 type step struct {
@@ -665,7 +632,8 @@ func TestMetrics(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprintf(w, "v%d", n)
 	})
-	base, st := startGatewayState(t, fmt.Sprintf(gatewayConfig, "", b.URL, defaultPolicies))
+	g := weirtest.Start(t, fmt.Sprintf(gatewayConfig, "", b.URL, defaultPolicies))
+	base := g.URL
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, s := range []step{{calls: 1}, {xcache: "HIT", calls: 1}, {xcache: "HIT", calls: 1}, {method: "POST", calls: 2}, {xcache: "MISS", calls: 3}} {
 		s.run(t, 0, client, base, b)
@@ -679,7 +647,7 @@ func TestMetrics(t *testing.T) {
 		`weir_cache_storage_errors_total{api="a"}`:                 0,
 		`weir_cache_memory_entries{}`:                              1,
 	}
-	mfs, err := st.Metrics.Registry().Gather()
+	mfs, err := g.State.Metrics.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -715,31 +683,13 @@ func TestSurvivesReload(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprintf(w, "v%d", n)
 	})
-	build := func(st *gateway.State, store string) *gateway.Snapshot {
-		cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(gatewayConfig, store, b.URL, defaultPolicies)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap, err := gateway.Build(context.Background(), cfg, st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return snap
-	}
-	st := gateway.NewState()
-	srv := gateway.NewServer(st, build(st, ""), telemetry.NewRequestLog(io.Discard), io.Discard)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	base := "http://" + ln.Addr().String()
+	yaml := func(store string) string { return fmt.Sprintf(gatewayConfig, store, b.URL, defaultPolicies) }
+	g := weirtest.Start(t, yaml(""))
 	client := &http.Client{Timeout: 10 * time.Second}
-	step{xcache: "MISS", calls: 1}.run(t, 1, client, base, b)
-	srv.Swap(build(st, "store: {cache_max_bytes: 32MiB}"))
-	step{xcache: "HIT", body: str("v1"), calls: 1}.run(t, 2, client, base, b)
-	if got := st.Caches.Memory().Stats().MaxBytes; got != 32<<20 {
+	step{xcache: "MISS", calls: 1}.run(t, 1, client, g.URL, b)
+	g.Reload(t, yaml("store: {cache_max_bytes: 32MiB}"))
+	step{xcache: "HIT", body: str("v1"), calls: 1}.run(t, 2, client, g.URL, b)
+	if got := g.State.Caches.Memory().Stats().MaxBytes; got != 32<<20 {
 		t.Errorf("memory bound after reload: got %d, want %d", got, 32<<20)
 	}
 }
