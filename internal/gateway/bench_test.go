@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"bytes"
@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weirgw/weir/internal/config"
-	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/gateway"
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // These benchmarks put weir side by side with net/http/httputil's
@@ -84,106 +85,11 @@ func labelled(party string, f func()) {
 	pprof.Do(context.Background(), pprof.Labels("party", party), func(context.Context) { f() })
 }
 
-// cannedBackend serves every request head it reads on 127.0.0.1 with a
-// canned 200 response carrying a 1 KiB body. It allocates per connection
-// only, never per request, so a benchmark's allocs/op are the proxy's own.
-// It reads heads only: requests must not have bodies.
-func cannedBackend(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nContent-Length: " +
-		strconv.Itoa(benchBodySize) + "\r\n\r\n")
-	resp = append(resp, bytes.Repeat([]byte{'a'}, benchBodySize)...)
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				serveCanned(c, resp)
-			}()
-		}
-	}()
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "http://" + ln.Addr().String()
-}
-
-// serveCanned answers each "\r\n\r\n"-terminated head read from c with resp.
-func serveCanned(c net.Conn, resp []byte) {
-	defer c.Close()
-	buf := make([]byte, 4096)
-	const end = "\r\n\r\n"
-	matched := 0 // bytes of end matched so far, across reads
-	for {
-		n, err := c.Read(buf)
-		heads := 0
-		for _, ch := range buf[:n] {
-			switch {
-			case ch == end[matched]:
-				matched++
-			case ch == end[0]:
-				matched = 1
-			default:
-				matched = 0
-			}
-			if matched == len(end) {
-				heads++
-				matched = 0
-			}
-		}
-		for ; heads > 0; heads-- {
-			if _, werr := c.Write(resp); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 // benchWeir builds a weir Server for one API (/api -> backend) with the
 // default transport settings. logw receives the request log (nil: none).
-func benchWeir(tb testing.TB, backend string, logw io.Writer) *Server {
+func benchWeir(tb testing.TB, backend string, logw io.Writer) *gateway.Server {
 	tb.Helper()
-	cfg, err := config.Parse("bench.yaml", []byte(oneAPI(backend, "")))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st := NewState()
-	snap, err := Build(context.Background(), cfg, st)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := NewServer(st, snap, telemetry.NewRequestLog(logw), io.Discard)
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv
+	return weirtest.Start(tb, weirtest.API("", backend), weirtest.WithRequestLog(logw)).Server
 }
 
 // benchReverseProxy is httputil.ReverseProxy doing what weir does for the
@@ -286,7 +192,7 @@ func frontServer(tb testing.TB, h http.Handler) string {
 }
 
 // serveWeir runs srv on a loopback listener and returns its base URL.
-func serveWeir(tb testing.TB, srv *Server) string {
+func serveWeir(tb testing.TB, srv *gateway.Server) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -343,18 +249,6 @@ func BenchmarkProxy(b *testing.B) {
 	}
 }
 
-// discardWriter is a minimal http.ResponseWriter: it keeps the header map
-// across requests (cleared by the caller) and counts body bytes.
-type discardWriter struct {
-	h      http.Header
-	status int
-	n      int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) WriteHeader(code int)        { w.status = code }
-func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
-
 // BenchmarkHandler measures each proxy's ServeHTTP alone: the request is
 // built once per goroutine (as the net/http server would hand it over, with
 // a cancellable context) and the response goes to a minimal writer. The
@@ -362,7 +256,7 @@ func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len
 // proxies themselves. "weir" writes its JSON request log to io.Discard
 // (encoding included); "weir-nolog" has no request log.
 func BenchmarkHandler(b *testing.B) {
-	backend := cannedBackend(b)
+	backend := peer.Canned(b, benchBodySize)
 	proxies := []struct {
 		name    string
 		handler func(b *testing.B) http.Handler
@@ -382,24 +276,13 @@ func BenchmarkHandler(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					ctx, cancel := context.WithCancel(context.Background())
 					defer cancel()
-					r, err := http.NewRequestWithContext(ctx, "GET", "http://gw.example/api/bytes?n=1024", nil)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					r.RemoteAddr = "192.0.2.1:40000"
-					r.RequestURI = "/api/bytes?n=1024"
-					r.Header.Set("User-Agent", "bench/1.0")
-					r.Header.Set("Accept", "*/*")
-					r.Header.Set("Accept-Encoding", "gzip")
-					r.Header.Set("Authorization", "Bearer 0123456789abcdef")
-					w := &discardWriter{h: http.Header{}}
+					r := peer.Request(b, ctx)
+					w := peer.NewSink()
 					for pb.Next() {
-						clear(w.h)
-						w.status, w.n = 0, 0
+						w.Reset()
 						h.ServeHTTP(w, r)
-						if w.status != http.StatusOK || w.n != benchBodySize {
-							b.Errorf("got %d with %d bytes, want 200 with %d", w.status, w.n, benchBodySize)
+						if w.Status != http.StatusOK || w.N != benchBodySize {
+							b.Errorf("got %d with %d bytes, want 200 with %d", w.Status, w.N, benchBodySize)
 							return
 						}
 					}

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,47 +14,9 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/connpool"
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
-
-// connCounter counts a test backend's connections.
-type connCounter struct {
-	opened, open, peak atomic.Int64
-}
-
-func (c *connCounter) track(_ net.Conn, s http.ConnState) {
-	switch s {
-	case http.StateNew:
-		c.opened.Add(1)
-		n := c.open.Add(1)
-		for {
-			p := c.peak.Load()
-			if n <= p || c.peak.CompareAndSwap(p, n) {
-				break
-			}
-		}
-	case http.StateClosed, http.StateHijacked:
-		c.open.Add(-1)
-	}
-}
-
-// backend starts an httptest server with a tuned http.Server.
-func backend(t *testing.T, h http.HandlerFunc, tune func(*http.Server)) (*httptest.Server, *connCounter) {
-	t.Helper()
-	cc := &connCounter{}
-	ts := httptest.NewUnstartedServer(h)
-	ts.Config.ConnState = cc.track
-	if tune != nil {
-		tune(ts.Config)
-	}
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return ts, cc
-}
-
-func okHandler(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	_, _ = io.WriteString(w, "ok")
-}
 
 // client is a keep-alive client with enough idle connections for the tests.
 func client(n int) *http.Client {
@@ -81,9 +42,9 @@ func do(c *http.Client, method, url string, body string, hdr ...string) (int, er
 	return resp.StatusCode, nil
 }
 
-func poolStats(t *testing.T, g *gw) connpool.Stats {
+func poolStats(t *testing.T, g *weirtest.Instance) connpool.Stats {
 	t.Helper()
-	ps := g.srv.Pools()
+	ps := g.Server.Pools()
 	if len(ps) != 1 {
 		t.Fatalf("got %d pools, want 1", len(ps))
 	}
@@ -97,8 +58,8 @@ func TestStaleKeepaliveNoFailures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long acceptance test")
 	}
-	be, cc := backend(t, okHandler, func(s *http.Server) { s.IdleTimeout = time.Second })
-	g := startGateway(t, oneAPI(be.URL, "keepalive_timeout: 60s"))
+	be := peer.HTTP(t, peer.OK, peer.IdleTimeout(time.Second))
+	g := weirtest.Start(t, weirtest.API("keepalive_timeout: 60s", be.URL))
 	const workers, perWorker, burst = 40, 250, 25
 	c := client(workers)
 	var failed atomic.Int64
@@ -118,7 +79,7 @@ func TestStaleKeepaliveNoFailures(t *testing.T) {
 				if i%2 == 1 {
 					method, body = "POST", "payload"
 				}
-				code, err := do(c, method, g.url+"/api/x", body)
+				code, err := do(c, method, g.URL+"/api/x", body)
 				if err != nil || code != 200 {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %d %v", method, code, err))
@@ -130,7 +91,7 @@ func TestStaleKeepaliveNoFailures(t *testing.T) {
 	wg.Wait()
 	st := poolStats(t, g)
 	t.Logf("requests %d, backend connections %d, stats: opened %d, closed by %v, learned idle %dms, replays %v",
-		workers*perWorker, cc.opened.Load(), st.OpenedTotal, st.ClosedByReason, st.LearnedIdleTimeoutMS, st.Replays)
+		workers*perWorker, be.Conns.Opened.Load(), st.OpenedTotal, st.ClosedByReason, st.LearnedIdleTimeoutMS, st.Replays)
 	if n := failed.Load(); n != 0 {
 		t.Fatalf("got %d failed requests (first: %v), want 0", n, firstErr.Load())
 	}
@@ -143,15 +104,15 @@ func TestStaleKeepaliveNoFailures(t *testing.T) {
 }
 
 func TestBackendConnectionClose(t *testing.T) {
-	be, cc := backend(t, func(w http.ResponseWriter, r *http.Request) {
+	be := peer.HTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
-		okHandler(w, r)
+		peer.OK(w, r)
 	}, nil)
-	g := startGateway(t, oneAPI(be.URL, ""))
+	g := weirtest.Start(t, weirtest.API("", be.URL))
 	c := client(4)
 	const n = 50
 	for i := 0; i < n; i++ {
-		if code, err := do(c, "POST", g.url+"/api/x", "x"); err != nil || code != 200 {
+		if code, err := do(c, "POST", g.URL+"/api/x", "x"); err != nil || code != 200 {
 			t.Fatalf("request %d: got %d %v, want 200", i, code, err)
 		}
 	}
@@ -159,7 +120,7 @@ func TestBackendConnectionClose(t *testing.T) {
 	if got := st.ClosedByReason["backend_close"]; got != n {
 		t.Errorf("backend_close: got %d, want %d", got, n)
 	}
-	if got := cc.opened.Load(); got != n {
+	if got := be.Conns.Opened.Load(); got != n {
 		t.Errorf("backend saw %d connections, want %d (one per request)", got, n)
 	}
 }
@@ -168,30 +129,18 @@ func TestBackendConnectionClose(t *testing.T) {
 // idempotent requests replay on a fresh connection, and nothing fails.
 func TestBackendClosesAfterNRequests(t *testing.T) {
 	const perConn = 3
-	var served atomic.Int64
-	addr := rawHTTP(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for i := 0; i < perConn; i++ {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			_, _ = io.Copy(io.Discard, req.Body)
-			served.Add(1)
-			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
-		c.Close()
-	})
-	g := startGateway(t, oneAPI(addr, ""))
+	be, served := peer.CloseAfter(t, perConn)
+	addr := be.URL()
+	g := weirtest.Start(t, weirtest.API("", addr))
 	c := client(1)
 	for i := 0; i < 30; i++ {
-		if code, err := do(c, "GET", g.url+"/api/x", ""); err != nil || code != 200 {
+		if code, err := do(c, "GET", g.URL+"/api/x", ""); err != nil || code != 200 {
 			t.Fatalf("request %d: got %d %v, want 200", i, code, err)
 		}
 	}
 	// With an Idempotency-Key a POST may be replayed too.
 	for i := 0; i < 30; i++ {
-		if code, err := do(c, "POST", g.url+"/api/x", "body", "Idempotency-Key", fmt.Sprint(i)); err != nil || code != 200 {
+		if code, err := do(c, "POST", g.URL+"/api/x", "body", "Idempotency-Key", fmt.Sprint(i)); err != nil || code != 200 {
 			t.Fatalf("post %d: got %d %v, want 200", i, code, err)
 		}
 	}
@@ -200,43 +149,20 @@ func TestBackendClosesAfterNRequests(t *testing.T) {
 	}
 }
 
-// rawHTTP serves each connection with handle.
-func rawHTTP(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
 func TestKeepaliveHintRespected(t *testing.T) {
-	be, _ := backend(t, func(w http.ResponseWriter, r *http.Request) {
+	be := peer.HTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Keep-Alive", "timeout=1, max=100")
-		okHandler(w, r)
-	}, func(s *http.Server) { s.IdleTimeout = time.Second })
-	g := startGateway(t, oneAPI(be.URL, ""))
+		peer.OK(w, r)
+	}, peer.IdleTimeout(time.Second))
+	g := weirtest.Start(t, weirtest.API("", be.URL))
 	c := client(1)
-	if code, err := do(c, "GET", g.url+"/api/x", ""); err != nil || code != 200 {
+	if code, err := do(c, "GET", g.URL+"/api/x", ""); err != nil || code != 200 {
 		t.Fatalf("got %d %v", code, err)
 	}
 	// Idle past the announced timeout: weir must retire the connection itself
 	// and the next POST (not replayable) must still succeed.
 	time.Sleep(1100 * time.Millisecond)
-	if code, err := do(c, "POST", g.url+"/api/x", "x"); err != nil || code != 200 {
+	if code, err := do(c, "POST", g.URL+"/api/x", "x"); err != nil || code != 200 {
 		t.Fatalf("after idle: got %d %v, want 200", code, err)
 	}
 	st := poolStats(t, g)
@@ -251,11 +177,11 @@ func TestKeepaliveHintRespected(t *testing.T) {
 // The port budget holds: 256 concurrent clients against max_connections 8
 // open at most 8 backend connections over the whole run.
 func TestConnectionCapHolds(t *testing.T) {
-	be, cc := backend(t, func(w http.ResponseWriter, r *http.Request) {
+	be := peer.HTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(2 * time.Millisecond)
-		okHandler(w, r)
+		peer.OK(w, r)
 	}, nil)
-	g := startGateway(t, oneAPI(be.URL, "max_connections: 8, queue_timeout: 30s"))
+	g := weirtest.Start(t, weirtest.API("max_connections: 8, queue_timeout: 30s", be.URL))
 	const clients, each = 256, 8
 	c := client(clients)
 	var failed atomic.Int64
@@ -265,7 +191,7 @@ func TestConnectionCapHolds(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < each; j++ {
-				if code, err := do(c, "GET", g.url+"/api/x", ""); err != nil || code != 200 {
+				if code, err := do(c, "GET", g.URL+"/api/x", ""); err != nil || code != 200 {
 					failed.Add(1)
 				}
 			}
@@ -275,7 +201,7 @@ func TestConnectionCapHolds(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Errorf("got %d failed requests, want 0", failed.Load())
 	}
-	if got := cc.opened.Load(); got > 8 {
+	if got := be.Conns.Opened.Load(); got > 8 {
 		t.Errorf("backend saw %d connections over the run, want <= 8", got)
 	}
 	st := poolStats(t, g)
@@ -286,15 +212,15 @@ func TestConnectionCapHolds(t *testing.T) {
 
 func TestQueueTimeoutIsConnectionLimitReached(t *testing.T) {
 	release := make(chan struct{})
-	be, _ := backend(t, func(w http.ResponseWriter, r *http.Request) {
+	be := peer.HTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		<-release
-		okHandler(w, r)
+		peer.OK(w, r)
 	}, nil)
 	defer close(release)
-	g := startGateway(t, oneAPI(be.URL, "max_connections: 1, queue_timeout: 100ms"))
-	go func() { _, _ = do(client(1), "GET", g.url+"/api/hold", "") }()
+	g := weirtest.Start(t, weirtest.API("max_connections: 1, queue_timeout: 100ms", be.URL))
+	go func() { _, _ = do(client(1), "GET", g.URL+"/api/hold", "") }()
 	waitFor(t, func() bool { return poolStats(t, g).Active == 1 })
-	resp, err := http.Get(g.url + "/api/x")
+	resp, err := http.Get(g.URL + "/api/x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,15 +232,15 @@ func TestQueueTimeoutIsConnectionLimitReached(t *testing.T) {
 }
 
 func TestKeepaliveOffOpensPerRequest(t *testing.T) {
-	be, cc := backend(t, okHandler, nil)
-	g := startGateway(t, oneAPI(be.URL, "keepalive_timeout: 0s"))
+	be := peer.HTTP(t, peer.OK, nil)
+	g := weirtest.Start(t, weirtest.API("keepalive_timeout: 0s", be.URL))
 	c := client(1)
 	for i := 0; i < 20; i++ {
-		if code, err := do(c, "GET", g.url+"/api/x", ""); err != nil || code != 200 {
+		if code, err := do(c, "GET", g.URL+"/api/x", ""); err != nil || code != 200 {
 			t.Fatalf("got %d %v", code, err)
 		}
 	}
-	if got := cc.opened.Load(); got != 20 {
+	if got := be.Conns.Opened.Load(); got != 20 {
 		t.Errorf("backend saw %d connections, want 20", got)
 	}
 	st := poolStats(t, g)
@@ -327,7 +253,7 @@ func TestKeepaliveOffOpensPerRequest(t *testing.T) {
 // the connection, and weir never reuses one.
 func TestHTTP10Backend(t *testing.T) {
 	var conns atomic.Int64
-	addr := rawHTTP(t, func(c net.Conn) {
+	addr := peer.Serve(t, func(c net.Conn) {
 		conns.Add(1)
 		req, err := http.ReadRequest(bufio.NewReader(c))
 		if err != nil {
@@ -335,11 +261,11 @@ func TestHTTP10Backend(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, req.Body)
 		_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from 1.0")
-	})
-	g := startGateway(t, oneAPI(addr, ""))
+	}).URL()
+	g := weirtest.Start(t, weirtest.API("", addr))
 	c := client(1)
 	for i := 0; i < 10; i++ {
-		resp, err := c.Get(g.url + "/api/x")
+		resp, err := c.Get(g.URL + "/api/x")
 		if err != nil {
 			t.Fatal(err)
 		}

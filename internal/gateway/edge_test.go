@@ -1,10 +1,9 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/weirgw/weir/internal/config"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/weirgw/weir/internal/config"
+	"github.com/weirgw/weir/internal/gateway"
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // a chunked PUT whose first body write hits a stale keep-alive
@@ -20,7 +24,7 @@ import (
 func TestStreamedBodyNeverReplayedTruncated(t *testing.T) {
 	const size = 20000
 	got := make(chan int, 100)
-	addr := rawHTTP(t, func(c net.Conn) {
+	addr := peer.Serve(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			req, err := http.ReadRequest(br)
@@ -38,12 +42,12 @@ func TestStreamedBodyNeverReplayedTruncated(t *testing.T) {
 				return
 			}
 		}
-	})
-	g := startGateway(t, oneAPI(addr, ""))
+	}).URL()
+	g := weirtest.Start(t, weirtest.API("", addr))
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	bad := 0
 	for i := 0; i < 20; i++ {
-		resp, err := c.Get(g.url + "/api/x")
+		resp, err := c.Get(g.URL + "/api/x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +55,7 @@ func TestStreamedBodyNeverReplayedTruncated(t *testing.T) {
 		resp.Body.Close()
 		// Chunked (unknown length) PUT straight after.
 		body := io.MultiReader(strings.NewReader(strings.Repeat("a", size)))
-		req, _ := http.NewRequest("PUT", g.url+"/api/x", body)
+		req, _ := http.NewRequest("PUT", g.URL+"/api/x", body)
 		req.ContentLength = -1
 		resp, err = c.Do(req)
 		if err != nil {
@@ -82,7 +86,7 @@ func TestStreamedBodyNeverReplayedTruncated(t *testing.T) {
 // with an implicit 200 OK.
 func TestMalformedClientBodyIs400(t *testing.T) {
 	var hits atomic.Int64
-	addr := rawHTTP(t, func(c net.Conn) {
+	addr := peer.Serve(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			req, err := http.ReadRequest(br)
@@ -93,12 +97,12 @@ func TestMalformedClientBodyIs400(t *testing.T) {
 			io.Copy(io.Discard, req.Body)
 			io.WriteString(c, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
 		}
-	})
-	g := startGateway(t, oneAPI(addr, ""))
+	}).URL()
+	g := weirtest.Start(t, weirtest.API("", addr))
 	for _, tc := range []struct{ name, req string }{
 		{"bad chunk size", "POST /api/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n"},
 	} {
-		nc, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+		nc, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +119,7 @@ func TestMalformedClientBodyIs400(t *testing.T) {
 			t.Errorf("%s: got %d for a malformed body, want 400", tc.name, resp.StatusCode)
 		}
 	}
-	recs := g.log.records(t)
+	recs := g.RequestLog.Records(t)
 	for _, r := range recs {
 		t.Logf("request log: status=%v error=%v detail=%v", r["status"], r["error"], r["detail"])
 	}
@@ -126,7 +130,7 @@ func TestMalformedClientBodyIs400(t *testing.T) {
 // request is written: a slow upload fails with 504 although the backend
 // answers at once.
 func TestResponseTimeoutStartsAfterUpload(t *testing.T) {
-	addr := rawHTTP(t, func(c net.Conn) {
+	addr := peer.Serve(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			req, err := http.ReadRequest(br)
@@ -136,8 +140,8 @@ func TestResponseTimeoutStartsAfterUpload(t *testing.T) {
 			n, _ := io.Copy(io.Discard, req.Body)
 			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%d", len(fmt.Sprint(n)), n)
 		}
-	})
-	g := startGateway(t, oneAPI(addr, "response_timeout: 300ms"))
+	}).URL()
+	g := weirtest.Start(t, weirtest.API("response_timeout: 300ms", addr))
 	pr, pw := io.Pipe()
 	go func() {
 		for i := 0; i < 4; i++ {
@@ -146,7 +150,7 @@ func TestResponseTimeoutStartsAfterUpload(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	req, _ := http.NewRequest("POST", g.url+"/api/x", pr)
+	req, _ := http.NewRequest("POST", g.URL+"/api/x", pr)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +170,7 @@ func TestResponseTimeoutStartsAfterUpload(t *testing.T) {
 func TestShortIdleCloseKeepsKeepalive(t *testing.T) {
 	var first atomic.Bool
 	var opened atomic.Int64
-	addr := rawHTTP(t, func(c net.Conn) {
+	addr := peer.Serve(t, func(c net.Conn) {
 		opened.Add(1)
 		isFirst := first.CompareAndSwap(false, true)
 		br := bufio.NewReader(c)
@@ -182,14 +186,14 @@ func TestShortIdleCloseKeepsKeepalive(t *testing.T) {
 				return // one close of an idle connection, then normal forever
 			}
 		}
-	})
-	g := startGateway(t, oneAPI(addr, ""))
+	}).URL()
+	g := weirtest.Start(t, weirtest.API("", addr))
 	c := client(1)
-	do(c, "GET", g.url+"/api/x", "")
+	do(c, "GET", g.URL+"/api/x", "")
 	time.Sleep(400 * time.Millisecond) // the watcher sees the close at ~200ms idle
 	before := opened.Load()
 	for i := 0; i < 20; i++ {
-		if code, err := do(c, "GET", g.url+"/api/x", ""); err != nil || code != 200 {
+		if code, err := do(c, "GET", g.URL+"/api/x", ""); err != nil || code != 200 {
 			t.Fatalf("request %d: %d %v", i, code, err)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -207,14 +211,14 @@ func TestShortIdleCloseKeepsKeepalive(t *testing.T) {
 // connection (a slot under max_connections) held until the backend speaks.
 func TestClientGoneDuringBodyFreesBackend(t *testing.T) {
 	release := make(chan struct{})
-	addr := rawHTTP(t, func(c net.Conn) {
-		readHead(c)
+	addr := peer.Serve(t, func(c net.Conn) {
+		peer.ReadHead(c)
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
 		<-release // the backend holds the poll open
-	})
+	}).URL()
 	t.Cleanup(func() { close(release) })
-	g := startGateway(t, oneAPI(addr, "max_connections: 1, queue_timeout: 500ms"))
-	nc, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+	g := weirtest.Start(t, weirtest.API("max_connections: 1, queue_timeout: 500ms", addr))
+	nc, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,13 +242,13 @@ func TestClientGoneDuringBodyFreesBackend(t *testing.T) {
 // a backend that rejects a large upload early (413 and close, like
 // nginx client_max_body_size) is answered to the client as 502.
 func TestEarlyBackendRejectForwarded(t *testing.T) {
-	addr := rawHTTP(t, func(c net.Conn) {
-		readHead(c)
+	addr := peer.Serve(t, func(c net.Conn) {
+		peer.ReadHead(c)
 		io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 		c.(*net.TCPConn).SetLinger(0)
-	})
-	g := startGateway(t, oneAPI(addr, ""))
-	req, _ := http.NewRequest("POST", g.url+"/api/up", strings.NewReader(strings.Repeat("x", 8<<20)))
+	}).URL()
+	g := weirtest.Start(t, weirtest.API("", addr))
+	req, _ := http.NewRequest("POST", g.URL+"/api/up", strings.NewReader(strings.Repeat("x", 8<<20)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Logf("client error: %v", err)
@@ -261,7 +265,7 @@ func TestEarlyBackendRejectForwarded(t *testing.T) {
 // a reload that fails to build still applies its transport settings
 // (and dial function) to the pools the serving config uses.
 func TestFailedBuildLeavesLivePools(t *testing.T) {
-	addr := rawHTTP(t, func(c net.Conn) {})
+	addr := peer.Serve(t, func(c net.Conn) {}).URL()
 	cfg1 := fmt.Sprintf(`apis:
   - name: a
     base_path: /a
@@ -275,19 +279,19 @@ func TestFailedBuildLeavesLivePools(t *testing.T) {
       endpoints: [http://no-such-host.invalid:80]
 `
 	cfg2 = strings.Replace(cfg2, "max_connections: 50", "max_connections: 1", 1)
-	st := NewState()
+	st := gateway.NewState()
 	c1, err := config.Parse("1.yaml", []byte(cfg1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Build(context.Background(), c1, st); err != nil {
+	if _, err := gateway.Build(context.Background(), c1, st); err != nil {
 		t.Fatal(err)
 	}
 	c2, err := config.Parse("2.yaml", []byte(cfg2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Build(context.Background(), c2, st)
+	_, err = gateway.Build(context.Background(), c2, st)
 	t.Logf("second build: %v", err)
 	if err == nil {
 		t.Fatal("second build should fail")
@@ -307,12 +311,12 @@ func TestFailedBuildLeavesLivePools(t *testing.T) {
 // "Transfer-Encoding: gzip") is forwarded with its coded bytes but without
 // the Transfer-Encoding that says so.
 func TestNonChunkedTransferCodingRefused(t *testing.T) {
-	addr := rawHTTP(t, func(c net.Conn) {
-		readHead(c)
+	addr := peer.Serve(t, func(c net.Conn) {
+		peer.ReadHead(c)
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x00GZIPPEDBYTES")
-	})
-	g := startGateway(t, oneAPI(addr, ""))
-	resp, err := http.Get(g.url + "/api/x")
+	}).URL()
+	g := weirtest.Start(t, weirtest.API("", addr))
+	resp, err := http.Get(g.URL + "/api/x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,16 +331,16 @@ func TestNonChunkedTransferCodingRefused(t *testing.T) {
 // (RFC 9110 10.1.4).
 func TestTETrailersCarriesConnectionOption(t *testing.T) {
 	hdr := make(chan http.Header, 1)
-	addr := rawHTTP(t, func(c net.Conn) {
+	addr := peer.Serve(t, func(c net.Conn) {
 		req, err := http.ReadRequest(bufio.NewReader(c))
 		if err != nil {
 			return
 		}
 		hdr <- req.Header
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	})
-	g := startGateway(t, oneAPI(addr, ""))
-	req, _ := http.NewRequest("GET", g.url+"/api/x", nil)
+	}).URL()
+	g := weirtest.Start(t, weirtest.API("", addr))
+	req, _ := http.NewRequest("GET", g.URL+"/api/x", nil)
 	req.Header.Set("TE", "trailers")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

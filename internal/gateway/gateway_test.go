@@ -1,9 +1,8 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,88 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/weirgw/weir/internal/config"
-	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
-
-// syncBuffer is a goroutine-safe request log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// records returns the logged request records.
-func (s *syncBuffer) records(t *testing.T) []map[string]any {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("bad log line %q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// gw is a running gateway in front of test backends.
-type gw struct {
-	url string
-	log *syncBuffer
-	srv *Server
-}
-
-// startGateway serves the YAML config through a real listener.
-func startGateway(t *testing.T, yaml string) *gw {
-	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	st := NewState()
-	snap, err := Build(context.Background(), cfg, st)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	log := &syncBuffer{}
-	srv := NewServer(st, snap, telemetry.NewRequestLog(log), io.Discard)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &gw{url: "http://" + ln.Addr().String(), log: log, srv: srv}
-}
-
-func oneAPI(endpoint, transport string) string {
-	return fmt.Sprintf(`apis:
-  - name: t
-    base_path: /api
-    target:
-      endpoints: [%s]
-      transport: {%s}
-`, endpoint, transport)
-}
 
 // echoBackend answers with what it received, as JSON.
 func echoBackend(t *testing.T) *httptest.Server {
@@ -123,8 +46,8 @@ type echoed struct {
 
 func TestForwardRewritesHeaders(t *testing.T) {
 	be := echoBackend(t)
-	g := startGateway(t, oneAPI(be.URL+"/v1", ""))
-	req, _ := http.NewRequest("GET", g.url+"/api/x/y?q=1&r=%20", nil)
+	g := weirtest.Start(t, weirtest.API("", be.URL+"/v1"))
+	req, _ := http.NewRequest("GET", g.URL+"/api/x/y?q=1&r=%20", nil)
 	req.Header.Set("Connection", "X-Client-Hop")
 	req.Header.Set("X-Client-Hop", "1")
 	req.Header.Set("Keep-Alive", "timeout=5")
@@ -153,7 +76,7 @@ func TestForwardRewritesHeaders(t *testing.T) {
 		{"te", got.Headers.Get("Te"), "trailers"},
 		{"xff", got.Headers.Get("X-Forwarded-For"), "203.0.113.9, 127.0.0.1"},
 		{"xfp", got.Headers.Get("X-Forwarded-Proto"), "http"},
-		{"xfh", got.Headers.Get("X-Forwarded-Host"), strings.TrimPrefix(g.url, "http://")},
+		{"xfh", got.Headers.Get("X-Forwarded-Host"), strings.TrimPrefix(g.URL, "http://")},
 		{"via", got.Headers.Get("Via"), "1.0 edge, 1.1 weir"},
 		{"request id to backend", got.Headers.Get("X-Request-Id"), "req-123"},
 		{"custom", strings.Join(got.Headers["X-Custom"], ","), "a,b"},
@@ -168,7 +91,7 @@ func TestForwardRewritesHeaders(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	recs := g.log.records(t)
+	recs := g.RequestLog.Records(t)
 	if len(recs) != 1 {
 		t.Fatalf("got %d log records, want 1", len(recs))
 	}
@@ -180,7 +103,7 @@ func TestForwardRewritesHeaders(t *testing.T) {
 
 func TestForwardStreamsBodiesAndTrailers(t *testing.T) {
 	be := echoBackend(t)
-	g := startGateway(t, oneAPI(be.URL, ""))
+	g := weirtest.Start(t, weirtest.API("", be.URL))
 
 	// A chunked request body with a trailer.
 	pr, pw := io.Pipe()
@@ -190,7 +113,7 @@ func TestForwardStreamsBodiesAndTrailers(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	req, _ := http.NewRequest("POST", g.url+"/api/upload", pr)
+	req, _ := http.NewRequest("POST", g.URL+"/api/upload", pr)
 	req.Trailer = http.Header{"X-Checksum": nil}
 	req.ContentLength = -1
 	go func() {}()
@@ -214,7 +137,7 @@ func TestForwardStreamsBodiesAndTrailers(t *testing.T) {
 
 	// A large Content-Length body (over the replay buffer) is streamed intact.
 	big := bytes.Repeat([]byte("0123456789"), 20000)
-	resp, err = http.Post(g.url+"/api/big", "application/octet-stream", bytes.NewReader(big))
+	resp, err = http.Post(g.URL+"/api/big", "application/octet-stream", bytes.NewReader(big))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,8 +160,8 @@ func TestResponseTrailersAndStreaming(t *testing.T) {
 		w.Header().Set("X-Sum", "42")
 	}))
 	defer be.Close()
-	g := startGateway(t, oneAPI(be.URL, ""))
-	req, _ := http.NewRequest("GET", g.url+"/api/s", nil)
+	g := weirtest.Start(t, weirtest.API("", be.URL))
+	req, _ := http.NewRequest("GET", g.URL+"/api/s", nil)
 	req.Header.Set("TE", "trailers")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -269,8 +192,8 @@ func TestHeadAndExpectContinue(t *testing.T) {
 		io.WriteString(w, "hello world")
 	}))
 	defer be.Close()
-	g := startGateway(t, oneAPI(be.URL, ""))
-	resp, err := http.Head(g.url + "/api/x")
+	g := weirtest.Start(t, weirtest.API("", be.URL))
+	resp, err := http.Head(g.URL + "/api/x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +202,7 @@ func TestHeadAndExpectContinue(t *testing.T) {
 		t.Errorf("HEAD: got %d with length %d, want 200 with 11", resp.StatusCode, resp.ContentLength)
 	}
 	// A GET right after on the same pooled connection must still frame correctly.
-	resp, err = http.Get(g.url + "/api/x")
+	resp, err = http.Get(g.URL + "/api/x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +213,7 @@ func TestHeadAndExpectContinue(t *testing.T) {
 	}
 
 	// Expect: 100-continue over a raw connection: weir answers 100 itself.
-	c, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+	c, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,44 +249,11 @@ func errorBody(t *testing.T, resp *http.Response) (reason, id string) {
 }
 
 func TestErrorMapping(t *testing.T) {
-	// A closed port: connection refused.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	refused := "http://" + ln.Addr().String()
-	ln.Close()
-
-	// A backend that accepts and never answers.
-	hang, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer hang.Close()
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-
-	// A backend that resets the connection before any response byte.
-	resetBefore := rawBackend(t, func(c *net.TCPConn) {
-		readHead(c)
-		c.SetLinger(0)
-		c.Close()
-	})
-	// A backend that sends the head and part of the body, then resets.
-	resetMid := rawBackend(t, func(c *net.TCPConn) {
-		readHead(c)
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-		time.Sleep(50 * time.Millisecond)
-		c.SetLinger(0)
-		c.Close()
-	})
-	// A backend that sends garbage.
-	garbage := rawBackend(t, func(c *net.TCPConn) {
-		readHead(c)
-		io.WriteString(c, "NOT HTTP\r\n\r\n")
-		c.Close()
-	})
+	refused := "http://" + peer.FreeAddr(t)
+	hang := peer.Hang(t).URL()
+	resetBefore := peer.ResetBeforeResponse(t).URL()
+	resetMid := peer.ResetMidBody(t).URL()
+	garbage := peer.Garbage(t).URL()
 
 	tests := []struct {
 		name      string
@@ -374,7 +264,7 @@ func TestErrorMapping(t *testing.T) {
 		reason    string
 	}{
 		{"refused", refused, "", "/api/x", 502, "BackendConnectionFailure"},
-		{"response timeout", "http://" + hang.Addr().String(), "response_timeout: 200ms", "/api/x", 504, "BackendTimeout"},
+		{"response timeout", hang, "response_timeout: 200ms", "/api/x", 504, "BackendTimeout"},
 		{"reset before response", resetBefore, "", "/api/x", 502, "BackendConnectionFailure"},
 		{"malformed response", garbage, "", "/api/x", 502, "BackendConnectionFailure"},
 		{"no route", refused, "", "/nothing", 404, "RouteNotFound"},
@@ -382,8 +272,8 @@ func TestErrorMapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := startGateway(t, oneAPI(tt.endpoint, tt.transport))
-			c, _ := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+			g := weirtest.Start(t, weirtest.API(tt.transport, tt.endpoint))
+			c, _ := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 			defer c.Close()
 			// Raw request so the client library does not clean the path.
 			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", tt.path)
@@ -396,7 +286,7 @@ func TestErrorMapping(t *testing.T) {
 			if resp.StatusCode != tt.status || reason != tt.reason || id == "" || id != resp.Header.Get("X-Request-Id") {
 				t.Errorf("got %d %q (id %q, header %q), want %d %q with the request id", resp.StatusCode, reason, id, resp.Header.Get("X-Request-Id"), tt.status, tt.reason)
 			}
-			recs := g.log.records(t)
+			recs := g.RequestLog.Records(t)
 			if len(recs) != 1 || recs[0]["error"] != tt.reason || recs[0]["status"] != float64(tt.status) {
 				t.Errorf("log: got %v, want one record with error %s", recs, tt.reason)
 			}
@@ -404,10 +294,10 @@ func TestErrorMapping(t *testing.T) {
 	}
 
 	t.Run("reset mid-body", func(t *testing.T) {
-		g := startGateway(t, oneAPI(resetMid, ""))
+		g := weirtest.Start(t, weirtest.API("", resetMid))
 		// The response started, so the client must see it cut (either before
 		// the buffered head reached it, or mid-body), never a complete one.
-		resp, err := http.Get(g.url + "/api/x")
+		resp, err := http.Get(g.URL + "/api/x")
 		if err == nil {
 			_, err = io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -415,8 +305,8 @@ func TestErrorMapping(t *testing.T) {
 		if err == nil {
 			t.Errorf("got a complete response (status %d), want the connection cut", resp.StatusCode)
 		}
-		waitFor(t, func() bool { return len(g.log.records(t)) == 1 })
-		if r := g.log.records(t)[0]; r["error"] != "BackendConnectionFailure" {
+		waitFor(t, func() bool { return len(g.RequestLog.Records(t)) == 1 })
+		if r := g.RequestLog.Records(t)[0]; r["error"] != "BackendConnectionFailure" {
 			t.Errorf("log: got error %v, want BackendConnectionFailure", r["error"])
 		}
 	})
@@ -431,35 +321,4 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 5s")
-}
-
-// rawBackend runs handle for every accepted connection.
-func rawBackend(t *testing.T, handle func(*net.TCPConn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go handle(c.(*net.TCPConn))
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
-// readHead consumes a request head.
-func readHead(c net.Conn) {
-	br := bufio.NewReader(c)
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil || line == "\r\n" {
-			return
-		}
-	}
 }

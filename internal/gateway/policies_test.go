@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/config"
+	"github.com/weirgw/weir/internal/weirtest"
 	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
@@ -55,8 +56,8 @@ func get(t *testing.T, c *http.Client, url string, hdr ...string) (*http.Respons
 }
 
 func TestRateLimitResponses(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
-	g := startGateway(t, policyAPI(be.URL, `
+	be := peer.HTTP(t, peer.OK, nil)
+	g := weirtest.Start(t, policyAPI(be.URL, `
       inbound:
         - kind: rate-limit-by-key
           name: per-key
@@ -66,7 +67,7 @@ func TestRateLimitResponses(t *testing.T) {
 `, ""))
 	c := client(4)
 	for i, want := range []string{"1", "0"} {
-		resp, body := get(t, c, g.url+"/api/x", "X-Api-Key: a")
+		resp, body := get(t, c, g.URL+"/api/x", "X-Api-Key: a")
 		if resp.StatusCode != 200 || body != "ok" {
 			t.Fatalf("call %d: got %d %q, want 200 ok", i, resp.StatusCode, body)
 		}
@@ -77,7 +78,7 @@ func TestRateLimitResponses(t *testing.T) {
 			t.Errorf("call %d: RateLimit-Limit got %q, want 2", i, got)
 		}
 	}
-	resp, _ := get(t, c, g.url+"/api/x", "X-Api-Key: a")
+	resp, _ := get(t, c, g.URL+"/api/x", "X-Api-Key: a")
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("third call: got %d, want 429", resp.StatusCode)
 	}
@@ -89,33 +90,33 @@ func TestRateLimitResponses(t *testing.T) {
 		}
 	}
 	// Another key has its own bucket; an API without policies has none.
-	if resp, _ := get(t, c, g.url+"/api/x", "X-Api-Key: b"); resp.StatusCode != 200 {
+	if resp, _ := get(t, c, g.URL+"/api/x", "X-Api-Key: b"); resp.StatusCode != 200 {
 		t.Errorf("other key: got %d, want 200", resp.StatusCode)
 	}
 	for range 5 {
-		if resp, _ := get(t, c, g.url+"/free/x", "X-Api-Key: a"); resp.StatusCode != 200 {
+		if resp, _ := get(t, c, g.URL+"/free/x", "X-Api-Key: a"); resp.StatusCode != 200 {
 			t.Fatalf("API without policies: got %d, want 200", resp.StatusCode)
 		}
 	}
-	if g.srv.Snapshot().apis[1].chain != nil {
+	if g.Server.Snapshot().HasChain(1) {
 		t.Error("API without policies has a chain, want nil (no cost)")
 	}
-	waitFor(t, func() bool { return len(g.log.records(t)) == 9 })
-	r := g.log.records(t)[2]
+	waitFor(t, func() bool { return len(g.RequestLog.Records(t)) == 9 })
+	r := g.RequestLog.Records(t)[2]
 	if r["error"] != "RateLimitExceeded" || r["status"] != float64(429) || !strings.Contains(r["detail"].(string), "per-key") {
 		t.Errorf("log of the 429: got %v, want error RateLimitExceeded, status 429, detail naming per-key", r)
 	}
 }
 
 func TestErrorBodyOfRejection(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
-	g := startGateway(t, policyAPI(be.URL, `
+	be := peer.HTTP(t, peer.OK, nil)
+	g := weirtest.Start(t, policyAPI(be.URL, `
       inbound:
         - {kind: spike-arrest, rate: 1pm}
 `, ""))
 	c := client(1)
-	get(t, c, g.url+"/api/x")
-	req, _ := http.NewRequest("GET", g.url+"/api/x", nil)
+	get(t, c, g.URL+"/api/x")
+	req, _ := http.NewRequest("GET", g.URL+"/api/x", nil)
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +131,8 @@ func TestErrorBodyOfRejection(t *testing.T) {
 // TestGatewayWidePolicies: a gateway-wide limit is shared by every API, and
 // runs before the API's own.
 func TestGatewayWidePolicies(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
-	g := startGateway(t, policyAPI(be.URL, `
+	be := peer.HTTP(t, peer.OK, nil)
+	g := weirtest.Start(t, policyAPI(be.URL, `
       inbound:
         - {kind: quota-by-key, name: api-quota, calls: 100, period: day}
 `, `policies:
@@ -141,7 +142,7 @@ func TestGatewayWidePolicies(t *testing.T) {
 	c := client(2)
 	codes := []int{}
 	for _, p := range []string{"/api/a", "/free/b", "/api/c", "/free/d", "/api/e"} {
-		resp, _ := get(t, c, g.url+p)
+		resp, _ := get(t, c, g.URL+p)
 		codes = append(codes, resp.StatusCode)
 	}
 	if want := []int{200, 200, 200, 429, 429}; fmt.Sprint(codes) != fmt.Sprint(want) {
@@ -150,17 +151,17 @@ func TestGatewayWidePolicies(t *testing.T) {
 }
 
 func TestQuotaBytes(t *testing.T) {
-	be, _ := backend(t, func(w http.ResponseWriter, r *http.Request) {
+	be := peer.HTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, strings.Repeat("x", 600))
 	}, nil)
-	g := startGateway(t, policyAPI(be.URL, `
+	g := weirtest.Start(t, policyAPI(be.URL, `
       inbound:
         - {kind: quota-by-key, name: bytes, bytes: 1KB, period: month, key: [query:user]}
 `, ""))
 	c := client(1)
 	codes := []int{}
 	for range 3 {
-		resp, _ := get(t, c, g.url+"/api/x?user=ann")
+		resp, _ := get(t, c, g.URL+"/api/x?user=ann")
 		codes = append(codes, resp.StatusCode)
 	}
 	// 600 bytes, then 1200 (over 1000: the crossing response is not cut),
@@ -169,10 +170,10 @@ func TestQuotaBytes(t *testing.T) {
 	if want := []int{200, 200, 429}; fmt.Sprint(codes) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", codes, want)
 	}
-	if resp, _ := get(t, c, g.url+"/api/x?user=%61nn"); resp.StatusCode != 429 {
+	if resp, _ := get(t, c, g.URL+"/api/x?user=%61nn"); resp.StatusCode != 429 {
 		t.Errorf("escaped spelling of the same key: got %d, want 429", resp.StatusCode)
 	}
-	if resp, _ := get(t, c, g.url+"/api/x?user=bob"); resp.StatusCode != 200 {
+	if resp, _ := get(t, c, g.URL+"/api/x?user=bob"); resp.StatusCode != 200 {
 		t.Errorf("other key: got %d, want 200", resp.StatusCode)
 	}
 }
@@ -180,24 +181,24 @@ func TestQuotaBytes(t *testing.T) {
 // TestPoliciesReloadKeepsCounters: a reload with the same store and policy
 // names keeps the counts.
 func TestPoliciesReloadKeepsCounters(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
+	be := peer.HTTP(t, peer.OK, nil)
 	yaml := policyAPI(be.URL, `
       inbound:
         - {kind: rate-limit-by-key, name: rl, calls: 2, period: 1h}
 `, "")
-	g := startGateway(t, yaml)
+	g := weirtest.Start(t, yaml)
 	c := client(1)
-	get(t, c, g.url+"/api/x")
+	get(t, c, g.URL+"/api/x")
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.srv.Apply(context.Background(), cfg); err != nil {
+	if _, err := g.Server.Apply(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	codes := []int{}
 	for range 2 {
-		resp, _ := get(t, c, g.url+"/api/x")
+		resp, _ := get(t, c, g.URL+"/api/x")
 		codes = append(codes, resp.StatusCode)
 	}
 	if want := []int{200, 429}; fmt.Sprint(codes) != fmt.Sprint(want) {
@@ -207,14 +208,14 @@ func TestPoliciesReloadKeepsCounters(t *testing.T) {
 
 // redisGateways starts n gateways (each its own State, so its own Redis
 // client, as separate instances would be) sharing one Redis.
-func redisGateways(t *testing.T, n int, policies string) ([]*gw, *peer.RedisServer) {
+func redisGateways(t *testing.T, n int, policies string) ([]*weirtest.Instance, *peer.RedisServer) {
 	t.Helper()
 	rs := peer.Redis(t)
-	be, _ := backend(t, okHandler, nil)
+	be := peer.HTTP(t, peer.OK, nil)
 	yaml := policyAPI(be.URL, policies, fmt.Sprintf("store: {kind: redis, address: %q, timeout: 200ms}", rs.Addr))
-	var gws []*gw
+	var gws []*weirtest.Instance
 	for range n {
-		gws = append(gws, startGateway(t, yaml))
+		gws = append(gws, weirtest.Start(t, yaml))
 	}
 	return gws, rs
 }
@@ -245,7 +246,7 @@ func TestRedisSharedLimit(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := range 3 * calls / 6 {
-						resp, _ := get(t, c, gws[(w+i)%2].url+"/api/x", "X-Api-Key: k")
+						resp, _ := get(t, c, gws[(w+i)%2].URL+"/api/x", "X-Api-Key: k")
 						mu.Lock()
 						codes[resp.StatusCode]++
 						mu.Unlock()
@@ -273,10 +274,10 @@ func TestRedisRestart(t *testing.T) {
         - {kind: rate-limit-by-key, name: closed, calls: 1000, period: 1h, key: [header:X-Closed], on_store_error: deny, when: {headers_present: [X-Closed]}}
 `)
 	c := client(4)
-	codes := func(g *gw, hdr string, n int) []int {
+	codes := func(g *weirtest.Instance, hdr string, n int) []int {
 		var out []int
 		for range n {
-			resp, _ := get(t, c, g.url+"/api/x", hdr)
+			resp, _ := get(t, c, g.URL+"/api/x", hdr)
 			out = append(out, resp.StatusCode)
 		}
 		return out
@@ -294,13 +295,13 @@ func TestRedisRestart(t *testing.T) {
 		if got := codes(g, "X-Open: a", 3); fmt.Sprint(got) != "[200 200 200]" {
 			t.Errorf("instance %d, Redis down, on_store_error allow: got %v, want all 200", i, got)
 		}
-		resp, body := get(t, c, g.url+"/api/x", "X-Closed: z")
+		resp, body := get(t, c, g.URL+"/api/x", "X-Closed: z")
 		if resp.StatusCode != 503 || !strings.Contains(body, "StoreUnavailable") {
 			t.Errorf("instance %d, Redis down, on_store_error deny: got %d %s, want 503 StoreUnavailable", i, resp.StatusCode, body)
 		}
 	}
 	for _, g := range gws {
-		st := g.srv.state.Stores.Stats()
+		st := g.State.Stores.Stats()
 		if len(st) != 1 || st[0].Available || st[0].Outages == 0 {
 			t.Errorf("store stats while down: got %+v, want unavailable with an outage", st)
 		}
@@ -308,7 +309,7 @@ func TestRedisRestart(t *testing.T) {
 
 	rs.Start() // empty: Redis here keeps nothing on disk
 	for i, g := range gws {
-		waitFor(t, func() bool { return g.srv.state.Stores.Stats()[0].Available })
+		waitFor(t, func() bool { return g.State.Stores.Stats()[0].Available })
 		if got := codes(g, "X-Closed: z", 1); fmt.Sprint(got) != "[200]" {
 			t.Errorf("instance %d after restart, deny policy: got %v, want [200]", i, got)
 		}
@@ -319,16 +320,16 @@ func TestRedisRestart(t *testing.T) {
 }
 
 func TestStoreMetrics(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
-	g := startGateway(t, policyAPI(be.URL, `
+	be := peer.HTTP(t, peer.OK, nil)
+	g := weirtest.Start(t, policyAPI(be.URL, `
       inbound:
         - {kind: rate-limit-by-key, calls: 1, period: 1h}
 `, ""))
 	c := client(1)
-	get(t, c, g.url+"/api/x")
-	get(t, c, g.url+"/api/x")
+	get(t, c, g.URL+"/api/x")
+	get(t, c, g.URL+"/api/x")
 	rr := httptest.NewRecorder()
-	g.srv.state.Metrics.Handler().ServeHTTP(rr, httptest.NewRequest("GET", "/metrics", nil))
+	g.State.Metrics.Handler().ServeHTTP(rr, httptest.NewRequest("GET", "/metrics", nil))
 	body := rr.Body.String()
 	for _, want := range []string{
 		`weir_store_operations_total{kind="memory"} 2`,

@@ -1,13 +1,11 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,83 +14,12 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/admin"
-	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/connpool"
+	"github.com/weirgw/weir/internal/gateway"
 	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
-
-// fileGateway is a gateway serving a config file, with its Control.
-type fileGateway struct {
-	url  string
-	file string
-	srv  *Server
-	st   *State
-	ctl  *Control
-	log  *logBuffer // the Control's log: reload outcomes and problems
-}
-
-// startFileGateway writes yaml to a file and serves it through a real
-// listener, with a Control for reloads.
-func startFileGateway(t *testing.T, yaml string) *fileGateway {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "weir.yaml")
-	writeConfig(t, file, yaml)
-	cfg, err := config.Load(file)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	st := NewState()
-	snap, err := Build(context.Background(), cfg, st)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	srv := NewServer(st, snap, telemetry.NewRequestLog(nil), io.Discard)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	log := &logBuffer{}
-	ctl := NewControl(srv, ControlOptions{Version: "test", Log: log})
-	return &fileGateway{url: "http://" + ln.Addr().String(), file: file, srv: srv, st: st, ctl: ctl, log: log}
-}
-
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// writeConfig replaces the file's content the way editors and config
-// management do: a new file renamed over the old, so a reader never sees
-// half a file.
-func writeConfig(t *testing.T, file, yaml string) {
-	t.Helper()
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, file); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // reloadConfigs returns two valid configs that differ (A: "moving" goes to
 // backend one and "only-a" exists; B: "moving" goes to backend two with
@@ -137,10 +64,10 @@ apis:
 // unchanged destination's pool must survive (no reconnect storm), and the
 // request counters must survive.
 func TestReloadUnderLoadDropsNothing(t *testing.T) {
-	be1, cc1 := backend(t, okHandler, nil)
-	be2, _ := backend(t, okHandler, nil)
+	be1 := peer.HTTP(t, peer.OK, nil)
+	be2 := peer.HTTP(t, peer.OK, nil)
 	cfgA, cfgB, cfgBad := reloadConfigs(be1.URL, be2.URL)
-	g := startFileGateway(t, cfgA)
+	g := weirtest.Start(t, cfgA, weirtest.WithRequestLog(nil)) // thousands of requests
 
 	const (
 		workers     = 8
@@ -168,7 +95,7 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 				default:
 				}
 				p := paths[(i+w)%2]
-				code, err := do(c, "GET", g.url+p, "")
+				code, err := do(c, "GET", g.URL+p, "")
 				sent.Add(1)
 				if p == "/stable/x" {
 					stableSent.Add(1)
@@ -194,7 +121,7 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 					return
 				default:
 				}
-				code, err := slowPost(c, g.url+"/moving/up", 30*time.Millisecond)
+				code, err := slowPost(c, g.URL+"/moving/up", 30*time.Millisecond)
 				sent.Add(1)
 				if err != nil || code != 200 {
 					failed.Add(1)
@@ -214,8 +141,8 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 			yaml = cfgB
 		}
 		if i == 8 {
-			writeConfig(t, g.file, cfgBad)
-			res := g.ctl.Reload(context.Background(), admin.TriggerAdmin)
+			g.Rewrite(t, cfgBad)
+			res := g.Control.Reload(context.Background(), admin.TriggerAdmin)
 			rejected++
 			if res.OK {
 				t.Fatalf("bad config: got accepted, want rejected")
@@ -230,8 +157,8 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 			}
 			continue
 		}
-		writeConfig(t, g.file, yaml)
-		if res := g.ctl.Reload(context.Background(), admin.TriggerSignal); !res.OK {
+		g.Rewrite(t, yaml)
+		if res := g.Control.Reload(context.Background(), admin.TriggerSignal); !res.OK {
 			t.Fatalf("reload %d: got rejected %q, want accepted", i, res.Problems)
 		}
 		okReloads++
@@ -248,21 +175,21 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 	if okReloads < 10 || sent.Load() < 100 {
 		t.Errorf("load: got %d reloads and %d requests, want at least 10 and 100", okReloads, sent.Load())
 	}
-	st := g.ctl.Status()
+	st := g.Control.Status()
 	if st.ReloadsOK != uint64(okReloads) || st.ReloadsFailed != uint64(rejected) {
 		t.Errorf("status counts: got %d ok %d failed, want %d and %d", st.ReloadsOK, st.ReloadsFailed, okReloads, rejected)
 	}
 	// The stable API's destination kept its pool: connections opened to
 	// backend one stay within what the concurrency needs, not one set per
 	// reload.
-	if opened := cc1.opened.Load(); opened > 3*workers {
+	if opened := be1.Conns.Opened.Load(); opened > 3*workers {
 		t.Errorf("connections to the unchanged backend: got %d over %d reloads, want at most %d", opened, okReloads, 3*workers)
 	}
 	// Counters survived every swap: the stable API counted every request.
-	if got := requestsCounted(t, g.st.Metrics, "stable"); got != float64(stableSent.Load()) {
+	if got := requestsCounted(t, g.State.Metrics, "stable"); got != float64(stableSent.Load()) {
 		t.Errorf("stable API requests counted: got %v, want %d", got, stableSent.Load())
 	}
-	t.Logf("%d requests, %d reloads, %d rejected, %d connections to the unchanged backend", sent.Load(), okReloads, rejected, cc1.opened.Load())
+	t.Logf("%d requests, %d reloads, %d rejected, %d connections to the unchanged backend", sent.Load(), okReloads, rejected, be1.Conns.Opened.Load())
 }
 
 // slowPost sends a small body in two halves, pause apart.
@@ -312,10 +239,10 @@ func requestsCounted(t *testing.T, m *telemetry.Metrics, api string) float64 {
 }
 
 func TestReloadRejectedKeepsServing(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
+	be := peer.HTTP(t, peer.OK, nil)
 	cfgA, _, cfgBad := reloadConfigs(be.URL, be.URL)
-	g := startFileGateway(t, cfgA)
-	before := g.srv.Snapshot()
+	g := weirtest.Start(t, cfgA)
+	before := g.Server.Snapshot()
 
 	for _, tt := range []struct {
 		name    string
@@ -328,42 +255,42 @@ func TestReloadRejectedKeepsServing(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.content == "" {
-				if err := os.Remove(g.file); err != nil {
+				if err := os.Remove(g.File); err != nil {
 					t.Fatal(err)
 				}
 			} else {
-				writeConfig(t, g.file, tt.content)
+				g.Rewrite(t, tt.content)
 			}
-			res := g.ctl.Reload(context.Background(), admin.TriggerSignal)
+			res := g.Control.Reload(context.Background(), admin.TriggerSignal)
 			if res.OK || len(res.Problems) == 0 || !strings.Contains(res.Problems[0], tt.want) {
 				t.Fatalf("reload: got ok=%v problems %q, want rejected with %q", res.OK, res.Problems, tt.want)
 			}
-			if g.srv.Snapshot() != before {
+			if g.Server.Snapshot() != before {
 				t.Errorf("serving snapshot: got replaced, want the old one")
 			}
-			if code, err := do(client(1), "GET", g.url+"/stable/x", ""); err != nil || code != 200 {
+			if code, err := do(client(1), "GET", g.URL+"/stable/x", ""); err != nil || code != 200 {
 				t.Errorf("after a rejected reload: got %d %v, want 200", code, err)
 			}
-			st := g.ctl.Status()
+			st := g.Control.Status()
 			if st.LastReload == nil || st.LastReload.OK || st.LastReload.Problems[0] != res.Problems[0] {
 				t.Errorf("status last reload: got %+v, want the rejection", st.LastReload)
 			}
 			if st.ConfigHash != before.Config.Hash {
 				t.Errorf("status config hash: got %s, want the serving one %s", st.ConfigHash, before.Config.Hash)
 			}
-			if !strings.Contains(g.log.String(), res.Problems[0]) || !strings.Contains(g.log.String(), "previous config keeps serving") {
-				t.Errorf("log: got %q, want the problem and the verdict", g.log.String())
+			if !strings.Contains(g.Log.String(), res.Problems[0]) || !strings.Contains(g.Log.String(), "previous config keeps serving") {
+				t.Errorf("log: got %q, want the problem and the verdict", g.Log.String())
 			}
 		})
 	}
 }
 
 func TestReloadReportsRestartOnlySettings(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
+	be := peer.HTTP(t, peer.OK, nil)
 	cfgA, _, _ := reloadConfigs(be.URL, be.URL)
-	g := startFileGateway(t, cfgA)
-	writeConfig(t, g.file, strings.Replace(cfgA, "drain_timeout: 10s\n", "drain_timeout: 10s\nlisten: 127.0.0.1:18080\nlog: {requests: stderr}\n", 1))
-	res := g.ctl.Reload(context.Background(), admin.TriggerAdmin)
+	g := weirtest.Start(t, cfgA)
+	g.Rewrite(t, strings.Replace(cfgA, "drain_timeout: 10s\n", "drain_timeout: 10s\nlisten: 127.0.0.1:18080\nlog: {requests: stderr}\n", 1))
+	res := g.Control.Reload(context.Background(), admin.TriggerAdmin)
 	if !res.OK {
 		t.Fatalf("reload: got rejected %q", res.Problems)
 	}
@@ -382,43 +309,42 @@ func TestReloadReportsRestartOnlySettings(t *testing.T) {
 // done: the swap retires the snapshot, and only its last request's end
 // releases the pools the new config does not use.
 func TestSwapKeepsOldPoolsUntilRequestsFinish(t *testing.T) {
-	be1, _ := backend(t, okHandler, nil)
-	be2, _ := backend(t, okHandler, nil)
+	be1 := peer.HTTP(t, peer.OK, nil)
+	be2 := peer.HTTP(t, peer.OK, nil)
 	cfgA, cfgB, _ := reloadConfigs(be1.URL, be2.URL)
-	g := startFileGateway(t, cfgB) // "moving" and "only-b" on backend two
-	if code, err := do(client(1), "GET", g.url+"/moving/x", ""); err != nil || code != 200 {
+	g := weirtest.Start(t, cfgB) // "moving" and "only-b" on backend two
+	if code, err := do(client(1), "GET", g.URL+"/moving/x", ""); err != nil || code != 200 {
 		t.Fatalf("warm-up: %d %v", code, err)
 	}
 	two := strings.TrimPrefix(be2.URL, "http://")
-	pinned := g.srv.acquire() // a request in flight on B
+	pinned := g.Server.Pin() // a request in flight on B
 
-	writeConfig(t, g.file, cfgA) // A does not use backend two
-	if res := g.ctl.Reload(context.Background(), admin.TriggerAdmin); !res.OK {
+	g.Rewrite(t, cfgA) // A does not use backend two
+	if res := g.Control.Reload(context.Background(), admin.TriggerAdmin); !res.OK {
 		t.Fatalf("reload: %q", res.Problems)
 	}
-	if p, ok := poolOf(g.srv, two); !ok || p.Draining {
+	if p, ok := poolOf(g.Server, two); !ok || p.Draining {
 		t.Fatalf("backend two's pool while a request holds the old config: got %+v (found %v), want open", p, ok)
 	}
-	if n := g.srv.Retiring(); n != 1 {
+	if n := g.Server.Retiring(); n != 1 {
 		t.Errorf("retiring snapshots: got %d, want 1", n)
 	}
 	// The pinned request can still get a connection from the old target.
-	_, pool := pinned.apis[1].target.Pick()
-	conn, err := pool.Get(context.Background(), false)
+	conn, err := pinned.Pick(1).Get(context.Background(), false)
 	if err != nil {
 		t.Fatalf("Get on the old config's pool after the swap: %v", err)
 	}
 	conn.Close(connpool.Error)
 
-	pinned.release()
-	waitFor(t, func() bool { p, _ := poolOf(g.srv, two); return p.Draining && g.srv.Retiring() == 0 })
-	if code, err := do(client(1), "GET", g.url+"/moving/x", ""); err != nil || code != 200 {
+	pinned.Unpin()
+	waitFor(t, func() bool { p, _ := poolOf(g.Server, two); return p.Draining && g.Server.Retiring() == 0 })
+	if code, err := do(client(1), "GET", g.URL+"/moving/x", ""); err != nil || code != 200 {
 		t.Errorf("after the old config drained: got %d %v, want 200", code, err)
 	}
 }
 
 // poolOf returns the ledger of the pool to dest.
-func poolOf(s *Server, dest string) (connpool.Stats, bool) {
+func poolOf(s *gateway.Server, dest string) (connpool.Stats, bool) {
 	for _, p := range s.Pools() {
 		if p.Dest == dest && !p.Draining {
 			return p, true
@@ -433,82 +359,82 @@ func poolOf(s *Server, dest string) (connpool.Stats, bool) {
 }
 
 func TestAcquireRetriesASwappedSnapshot(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
+	be := peer.HTTP(t, peer.OK, nil)
 	cfgA, cfgB, _ := reloadConfigs(be.URL, be.URL)
-	g := startFileGateway(t, cfgA)
-	old := g.srv.Snapshot()
-	writeConfig(t, g.file, cfgB)
-	if res := g.ctl.Reload(context.Background(), admin.TriggerAdmin); !res.OK {
+	g := weirtest.Start(t, cfgA)
+	old := g.Server.Snapshot()
+	g.Rewrite(t, cfgB)
+	if res := g.Control.Reload(context.Background(), admin.TriggerAdmin); !res.OK {
 		t.Fatalf("reload: %q", res.Problems)
 	}
-	got := g.srv.acquire()
-	defer got.release()
-	if got == old || got != g.srv.Snapshot() {
+	got := g.Server.Pin()
+	defer got.Unpin()
+	if got == old || got != g.Server.Snapshot() {
 		t.Errorf("acquire after a swap: got the old snapshot, want the serving one")
 	}
-	if n := old.use.n.Load(); n != 0 {
+	if n := old.Pins(); n != 0 {
 		t.Errorf("old snapshot's count: got %d, want 0", n)
 	}
 }
 
 func TestShutdownStopsRetiringSnapshots(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
+	be := peer.HTTP(t, peer.OK, nil)
 	cfgA, cfgB, _ := reloadConfigs(be.URL, be.URL)
-	g := startFileGateway(t, cfgA)
-	pinned := g.srv.acquire()
-	defer pinned.release()
-	writeConfig(t, g.file, cfgB)
-	if res := g.ctl.Reload(context.Background(), admin.TriggerAdmin); !res.OK {
+	g := weirtest.Start(t, cfgA)
+	pinned := g.Server.Pin()
+	defer pinned.Unpin()
+	g.Rewrite(t, cfgB)
+	if res := g.Control.Reload(context.Background(), admin.TriggerAdmin); !res.OK {
 		t.Fatalf("reload: %q", res.Problems)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := g.srv.Shutdown(ctx); err != nil {
+	if err := g.Server.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if n := g.srv.Retiring(); n != 0 {
+	if n := g.Server.Retiring(); n != 0 {
 		t.Errorf("retiring after shutdown: got %d, want 0", n)
 	}
-	if res := g.ctl.Reload(context.Background(), admin.TriggerAdmin); res.OK || !strings.Contains(res.Problems[0], "shutting down") {
+	if res := g.Control.Reload(context.Background(), admin.TriggerAdmin); res.OK || !strings.Contains(res.Problems[0], "shutting down") {
 		t.Errorf("reload after shutdown: got %+v, want rejected (shutting down)", res)
 	}
 }
 
 func TestWatchReloadsOnContentChange(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
+	be := peer.HTTP(t, peer.OK, nil)
 	cfgA, cfgB, cfgBad := reloadConfigs(be.URL, be.URL)
-	g := startFileGateway(t, cfgA)
+	g := weirtest.Start(t, cfgA)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); g.ctl.Watch(ctx, 10*time.Millisecond) }()
+	go func() { defer close(done); g.Control.Watch(ctx, 10*time.Millisecond) }()
 	defer func() { cancel(); <-done }()
 
-	writeConfig(t, g.file, cfgB)
-	waitFor(t, func() bool { return g.ctl.Status().ReloadsOK == 1 })
-	if st := g.ctl.Status(); st.LastReload.Trigger != admin.TriggerFile || st.ConfigHash != g.srv.Snapshot().Config.Hash {
+	g.Rewrite(t, cfgB)
+	waitFor(t, func() bool { return g.Control.Status().ReloadsOK == 1 })
+	if st := g.Control.Status(); st.LastReload.Trigger != admin.TriggerFile || st.ConfigHash != g.Server.Snapshot().Config.Hash {
 		t.Errorf("after a file change: got %+v, want a file-triggered reload", st.LastReload)
 	}
-	if code, err := do(client(1), "GET", g.url+"/b/x", ""); err != nil || code != 200 {
+	if code, err := do(client(1), "GET", g.URL+"/b/x", ""); err != nil || code != 200 {
 		t.Errorf("API added by the file change: got %d %v, want 200", code, err)
 	}
 
 	// Rewriting the same content (a touch) reloads nothing; a bad file is
 	// tried once, not on every tick.
-	writeConfig(t, g.file, cfgB)
-	writeConfig(t, g.file, cfgBad)
-	waitFor(t, func() bool { return g.ctl.Status().ReloadsFailed == 1 })
-	writeConfig(t, g.file, cfgA)
-	waitFor(t, func() bool { return g.ctl.Status().ReloadsOK == 2 })
-	if st := g.ctl.Status(); st.ReloadsFailed != 1 || st.ReloadsOK != 2 {
+	g.Rewrite(t, cfgB)
+	g.Rewrite(t, cfgBad)
+	waitFor(t, func() bool { return g.Control.Status().ReloadsFailed == 1 })
+	g.Rewrite(t, cfgA)
+	waitFor(t, func() bool { return g.Control.Status().ReloadsOK == 2 })
+	if st := g.Control.Status(); st.ReloadsFailed != 1 || st.ReloadsOK != 2 {
 		t.Errorf("reloads: got %d ok %d failed, want 2 and 1", st.ReloadsOK, st.ReloadsFailed)
 	}
 }
 
 func TestControlAPIsAndStatus(t *testing.T) {
-	be, _ := backend(t, okHandler, nil)
+	be := peer.HTTP(t, peer.OK, nil)
 	_, cfgB, _ := reloadConfigs(be.URL, be.URL)
-	g := startFileGateway(t, cfgB)
-	apis := g.ctl.APIs()
+	g := weirtest.Start(t, cfgB)
+	apis := g.Control.APIs()
 	if len(apis) != 3 {
 		t.Fatalf("APIs: got %d, want 3", len(apis))
 	}
@@ -518,8 +444,8 @@ func TestControlAPIsAndStatus(t *testing.T) {
 		m.Transport.KeepaliveTimeoutMS != 60000 || len(m.Destinations) != 1 || m.Destinations[0] != dest {
 		t.Errorf("API moving: got %+v, want max_connections 64, queue 10s, keepalive 60s, destination %s", m, dest)
 	}
-	st := g.ctl.Status()
-	if st.Version != "test" || st.ConfigFile != g.file || len(st.ConfigHash) != 64 || st.APIs != 3 || !st.Ready || st.LastReload != nil {
+	st := g.Control.Status()
+	if st.Version != "test" || st.ConfigFile != g.File || len(st.ConfigHash) != 64 || st.APIs != 3 || !st.Ready || st.LastReload != nil {
 		t.Errorf("status: got %+v", st)
 	}
 }
@@ -527,21 +453,12 @@ func TestControlAPIsAndStatus(t *testing.T) {
 // BenchmarkAcquireRelease is what pinning the serving snapshot costs each
 // request.
 func BenchmarkAcquireRelease(b *testing.B) {
-	cfg, err := config.Parse("bench.yaml", []byte(oneAPI("http://127.0.0.1:9", "")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := NewState()
-	snap, err := Build(context.Background(), cfg, st)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := NewServer(st, snap, telemetry.NewRequestLog(nil), io.Discard)
-	defer srv.Shutdown(context.Background())
+	srv := weirtest.Start(b, weirtest.API("", "http://127.0.0.1:9"), weirtest.WithRequestLog(nil)).Server
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			srv.acquire().release()
+			srv.Pin().Unpin()
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/connpool"
-	"github.com/weirgw/weir/internal/telemetry"
+	"github.com/weirgw/weir/internal/gateway"
+	"github.com/weirgw/weir/internal/weirtest"
 	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
@@ -81,9 +81,9 @@ func getN(t *testing.T, c *http.Client, url string, n int) {
 func TestTLSBackend(t *testing.T) {
 	const n = 5
 	t.Run("keep-alive: one handshake for all requests", func(t *testing.T) {
-		be, seen, ca := tlsBackend(t, okHandler, nil)
-		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q}", ca)))
-		getN(t, client(1), g.url+"/api/x", n)
+		be, seen, ca := tlsBackend(t, peer.OK, nil)
+		g := weirtest.Start(t, weirtest.API(fmt.Sprintf("tls: {ca_file: %q}", ca), "https://"+be.Listener.Addr().String()))
+		getN(t, client(1), g.URL+"/api/x", n)
 		if got := seen.handshakes(); len(got) != 1 {
 			t.Errorf("handshakes: got %d, want 1", len(got))
 		}
@@ -101,9 +101,9 @@ func TestTLSBackend(t *testing.T) {
 		version uint16
 	}{{"TLS 1.2", tls.VersionTLS12}, {"TLS 1.3", tls.VersionTLS13}} {
 		t.Run("keep-alive off: sessions resume/"+v.name, func(t *testing.T) {
-			be, seen, ca := tlsBackend(t, okHandler, func(c *tls.Config) { c.MinVersion, c.MaxVersion = v.version, v.version })
-			g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("keepalive_timeout: 0s, tls: {ca_file: %q}", ca)))
-			getN(t, client(1), g.url+"/api/x", n)
+			be, seen, ca := tlsBackend(t, peer.OK, func(c *tls.Config) { c.MinVersion, c.MaxVersion = v.version, v.version })
+			g := weirtest.Start(t, weirtest.API(fmt.Sprintf("keepalive_timeout: 0s, tls: {ca_file: %q}", ca), "https://"+be.Listener.Addr().String()))
+			getN(t, client(1), g.URL+"/api/x", n)
 			got := seen.handshakes()
 			if len(got) != n {
 				t.Fatalf("handshakes: got %d, want %d (one per request)", len(got), n)
@@ -126,11 +126,11 @@ func TestTLSBackend(t *testing.T) {
 			mu.Lock()
 			sni = append(sni, r.TLS.ServerName)
 			mu.Unlock()
-			okHandler(w, r)
+			peer.OK(w, r)
 		}, nil)
 		// httptest's certificate also names example.com.
-		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q, server_name: example.com}", ca)))
-		getN(t, client(1), g.url+"/api/x", 1)
+		g := weirtest.Start(t, weirtest.API(fmt.Sprintf("tls: {ca_file: %q, server_name: example.com}", ca), "https://"+be.Listener.Addr().String()))
+		getN(t, client(1), g.URL+"/api/x", 1)
 		mu.Lock()
 		defer mu.Unlock()
 		if len(sni) != 1 || sni[0] != "example.com" {
@@ -149,11 +149,11 @@ func TestTLSBackend(t *testing.T) {
 			mu.Lock()
 			peers = append(peers, r.TLS.PeerCertificates[0].Subject.CommonName)
 			mu.Unlock()
-			okHandler(w, r)
+			peer.OK(w, r)
 		}, peer.RequireClientCert(cert))
-		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(),
-			fmt.Sprintf("tls: {ca_file: %q, cert_file: %q, key_file: %q}", ca, certFile, keyFile)))
-		getN(t, client(1), g.url+"/api/x", 2)
+		g := weirtest.Start(t, weirtest.API(fmt.Sprintf("tls: {ca_file: %q, cert_file: %q, key_file: %q}", ca, certFile, keyFile),
+			"https://"+be.Listener.Addr().String()))
+		getN(t, client(1), g.URL+"/api/x", 2)
 		mu.Lock()
 		if len(peers) != 2 || peers[0] != "weir-client" {
 			t.Errorf("client certificates seen: got %q, want weir-client twice", peers)
@@ -161,8 +161,8 @@ func TestTLSBackend(t *testing.T) {
 		mu.Unlock()
 
 		// The same backend refuses a gateway without the certificate.
-		g = startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q}", ca)))
-		if code, err := do(client(1), "GET", g.url+"/api/x", ""); err != nil || code != 502 {
+		g = weirtest.Start(t, weirtest.API(fmt.Sprintf("tls: {ca_file: %q}", ca), "https://"+be.Listener.Addr().String()))
+		if code, err := do(client(1), "GET", g.URL+"/api/x", ""); err != nil || code != 502 {
 			t.Errorf("without client certificate: got %d %v, want 502", code, err)
 		}
 	})
@@ -171,12 +171,12 @@ func TestTLSBackend(t *testing.T) {
 		var reached atomic.Int64
 		be, _, _ := tlsBackend(t, func(w http.ResponseWriter, r *http.Request) {
 			reached.Add(1)
-			okHandler(w, r)
+			peer.OK(w, r)
 		}, nil)
 		// A CA file holding some other certificate.
 		certFile, _, _ := peer.Cert(t, "not-the-backend")
-		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("tls: {ca_file: %q}", certFile)))
-		resp, err := http.Get(g.url + "/api/x")
+		g := weirtest.Start(t, weirtest.API(fmt.Sprintf("tls: {ca_file: %q}", certFile), "https://"+be.Listener.Addr().String()))
+		resp, err := http.Get(g.URL + "/api/x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,16 +336,16 @@ func TestEgressProxy(t *testing.T) {
 	t.Run("plain HTTP in absolute form, pooled", func(t *testing.T) {
 		var mu sync.Mutex
 		var uris []string
-		be, cc := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		be := peer.HTTP(t, func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			uris = append(uris, r.RequestURI)
 			mu.Unlock()
-			okHandler(w, r)
+			peer.OK(w, r)
 		}, nil)
 		px := startProxy(t)
 		beAddr := be.Listener.Addr().String()
-		g := startGateway(t, oneAPI("http://"+beAddr+"/v1", "egress_proxy: http://"+px.addr))
-		getN(t, client(1), g.url+"/api/items?q=1", n)
+		g := weirtest.Start(t, weirtest.API("egress_proxy: http://"+px.addr, "http://"+beAddr+"/v1"))
+		getN(t, client(1), g.URL+"/api/items?q=1", n)
 
 		conns, lines, connects := px.seen()
 		if conns != 1 {
@@ -363,8 +363,8 @@ func TestEgressProxy(t *testing.T) {
 		if len(connects) != 0 {
 			t.Errorf("CONNECTs: got %q, want none for plain HTTP", connects)
 		}
-		if cc.opened.Load() != 1 {
-			t.Errorf("backend connections: got %d, want 1", cc.opened.Load())
+		if be.Conns.Opened.Load() != 1 {
+			t.Errorf("backend connections: got %d, want 1", be.Conns.Opened.Load())
 		}
 		mu.Lock()
 		if len(uris) != n || uris[0] != "/v1/items?q=1" {
@@ -378,11 +378,11 @@ func TestEgressProxy(t *testing.T) {
 	})
 
 	t.Run("HTTPS through one pooled CONNECT tunnel", func(t *testing.T) {
-		be, seen, ca := tlsBackend(t, okHandler, nil)
+		be, seen, ca := tlsBackend(t, peer.OK, nil)
 		px := startProxy(t)
 		beAddr := be.Listener.Addr().String()
-		g := startGateway(t, oneAPI("https://"+beAddr, fmt.Sprintf("egress_proxy: %q, tls: {ca_file: %q}", "http://"+px.addr, ca)))
-		getN(t, client(1), g.url+"/api/x", n)
+		g := weirtest.Start(t, weirtest.API(fmt.Sprintf("egress_proxy: %q, tls: {ca_file: %q}", "http://"+px.addr, ca), "https://"+beAddr))
+		getN(t, client(1), g.URL+"/api/x", n)
 
 		conns, lines, connects := px.seen()
 		if conns != 1 || len(connects) != 1 || connects[0] != beAddr || len(lines) != 1 {
@@ -403,13 +403,13 @@ func TestEgressProxy(t *testing.T) {
 	})
 
 	t.Run("proxy refuses the tunnel", func(t *testing.T) {
-		be, seen, ca := tlsBackend(t, okHandler, nil)
+		be, seen, ca := tlsBackend(t, peer.OK, nil)
 		px := startProxy(t)
 		px.mu.Lock()
 		px.refuse = true
 		px.mu.Unlock()
-		g := startGateway(t, oneAPI("https://"+be.Listener.Addr().String(), fmt.Sprintf("egress_proxy: %q, tls: {ca_file: %q}", "http://"+px.addr, ca)))
-		resp, err := http.Get(g.url + "/api/x")
+		g := weirtest.Start(t, weirtest.API(fmt.Sprintf("egress_proxy: %q, tls: {ca_file: %q}", "http://"+px.addr, ca), "https://"+be.Listener.Addr().String()))
+		resp, err := http.Get(g.URL + "/api/x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,15 +427,15 @@ func TestSourceAddresses(t *testing.T) {
 	const n = 6
 	var mu sync.Mutex
 	from := map[string]int{}
-	be, _ := backend(t, func(w http.ResponseWriter, r *http.Request) {
+	be := peer.HTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		mu.Lock()
 		from[host]++
 		mu.Unlock()
-		okHandler(w, r)
+		peer.OK(w, r)
 	}, nil)
-	g := startGateway(t, oneAPI(be.URL, "keepalive_timeout: 0s, source_addresses: [127.0.0.2, 127.0.0.3]"))
-	getN(t, client(1), g.url+"/api/x", n)
+	g := weirtest.Start(t, weirtest.API("keepalive_timeout: 0s, source_addresses: [127.0.0.2, 127.0.0.3]", be.URL))
+	getN(t, client(1), g.URL+"/api/x", n)
 
 	mu.Lock()
 	if len(from) != 2 || from["127.0.0.2"] == 0 || from["127.0.0.3"] == 0 || from["127.0.0.2"]+from["127.0.0.3"] != n {
@@ -479,78 +479,31 @@ func (r *dnsResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 	return append([]netip.Addr(nil), r.addrs...), nil
 }
 
-// startGatewayState is startGateway with the caller's State (to inject a
-// resolver).
-func startGatewayState(t *testing.T, yaml string, st *State) *gw {
-	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	snap, err := Build(context.Background(), cfg, st)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	log := &syncBuffer{}
-	srv := NewServer(st, snap, telemetry.NewRequestLog(log), io.Discard)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &gw{url: "http://" + ln.Addr().String(), log: log, srv: srv}
-}
-
 // backendPair starts HTTP backends on 127.0.0.1 and 127.0.0.2 with the same
 // port; each counts its requests.
-func backendPair(t *testing.T) (port int, hits [2]*connCounter, reqs func() [2]int) {
+func backendPair(t *testing.T) (port int, backends [2]*peer.Backend, reqs func() [2]int) {
 	t.Helper()
 	var mu sync.Mutex
 	var n [2]int
-	for range 20 {
-		ln1, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = ln1.Addr().(*net.TCPAddr).Port
-		ln2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)))
-		if err != nil {
-			ln1.Close()
-			continue
-		}
-		for i, ln := range []net.Listener{ln1, ln2} {
-			cc := &connCounter{}
-			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				n[i]++
-				mu.Unlock()
-				okHandler(w, r)
-			}))
-			ts.Listener.Close()
-			ts.Listener = ln
-			ts.Config.ConnState = cc.track
-			ts.Start()
-			t.Cleanup(ts.Close)
-			hits[i] = cc
-		}
-		return port, hits, func() [2]int {
+	port, ln1, ln2 := peer.Pair(t)
+	for i, ln := range []net.Listener{ln1, ln2} {
+		backends[i] = peer.HTTPOn(t, ln, func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
-			defer mu.Unlock()
-			return n
-		}
+			n[i]++
+			mu.Unlock()
+			peer.OK(w, r)
+		}, nil)
 	}
-	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
-	return 0, hits, nil
+	return port, backends, func() [2]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
 }
 
 // poolByDest finds a pool's ledger in /pools.
-func poolByDest(g *gw, dest string) (connpool.Stats, bool) {
-	for _, s := range g.srv.Pools() {
+func poolByDest(g *weirtest.Instance, dest string) (connpool.Stats, bool) {
+	for _, s := range g.Server.Pools() {
 		if s.Dest == dest {
 			return s, true
 		}
@@ -565,11 +518,11 @@ func TestDNSDrain(t *testing.T) {
 	port, conns, reqs := backendPair(t)
 	res := &dnsResolver{}
 	res.set("127.0.0.1", "127.0.0.2")
-	st := NewState()
+	st := gateway.NewState()
 	st.Resolver = res
-	g := startGatewayState(t, oneAPI("http://backend.test:"+strconv.Itoa(port), "resolve_interval: 50ms"), st)
+	g := weirtest.Start(t, weirtest.API("resolve_interval: 50ms", "http://backend.test:"+strconv.Itoa(port)), weirtest.WithState(st))
 	c := client(1)
-	getN(t, c, g.url+"/api/x", 4)
+	getN(t, c, g.URL+"/api/x", 4)
 	if got := reqs(); got != [2]int{2, 2} {
 		t.Errorf("requests per address: got %v, want [2 2]", got)
 	}
@@ -594,9 +547,9 @@ func TestDNSDrain(t *testing.T) {
 	if s.ClosedByReason["dns_drain"] != 1 || s.Idle != 0 {
 		t.Errorf("drained pool: got %d closed dns_drain, %d idle; want 1, 0", s.ClosedByReason["dns_drain"], s.Idle)
 	}
-	waitFor(t, func() bool { return conns[0].open.Load() == 0 })
+	waitFor(t, func() bool { return conns[0].Conns.Open.Load() == 0 })
 
-	getN(t, c, g.url+"/api/x", 4)
+	getN(t, c, g.URL+"/api/x", 4)
 	if got := reqs(); got != [2]int{2, 6} {
 		t.Errorf("requests per address after the drain: got %v, want [2 6]", got)
 	}

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
@@ -70,7 +69,7 @@ func BenchmarkPolicy(b *testing.B) {
 				c := chainOf(b, build(b, spec, open(b)))
 				r := httptest.NewRequest("GET", "/", nil)
 				r.Header.Set("X-Api-Key", "key-1")
-				w := &headerOnly{h: http.Header{}}
+				w := peer.NewSink()
 				rec := &telemetry.Record{ClientIP: "192.0.2.1"}
 				b.ReportAllocs()
 				for b.Loop() {
@@ -95,7 +94,7 @@ func BenchmarkRateLimitParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("X-Api-Key", "key-"+strconv.FormatInt(n.Add(1), 10))
-		w := &headerOnly{h: http.Header{}}
+		w := peer.NewSink()
 		rec := &telemetry.Record{ClientIP: "192.0.2.1"}
 		for pb.Next() {
 			x := c.Start(w, r, rec, "api")
@@ -107,10 +106,3 @@ func BenchmarkRateLimitParallel(b *testing.B) {
 		}
 	})
 }
-
-// headerOnly is a ResponseWriter that keeps headers only.
-type headerOnly struct{ h http.Header }
-
-func (w *headerOnly) Header() http.Header         { return w.h }
-func (w *headerOnly) Write(p []byte) (int, error) { return len(p), nil }
-func (w *headerOnly) WriteHeader(int)             {}
