@@ -4,14 +4,11 @@ package main
 // subprocesses against the demo backend on loopback ports.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,12 +16,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/weirgw/weir/internal/demo"
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // e2eBin is the weir binary built by TestMain; set once before any test
@@ -45,99 +43,11 @@ func e2eMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	e2eBin = filepath.Join(dir, "weir")
-	build := exec.Command("go", "build", "-o", e2eBin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building weir for the end-to-end tests: %v\n%s", err, out)
+	if e2eBin, err = weirtest.Binary(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "the end-to-end tests: %v\n", err)
 		return 1
 	}
 	return m.Run()
-}
-
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// weirProc is a running weir subprocess.
-type weirProc struct {
-	cmd  *exec.Cmd
-	out  *lockedBuffer // stdout and stderr
-	done chan struct{} // closed once the process has exited
-	err  error         // cmd.Wait's result, set before done is closed
-}
-
-// startWeir starts the binary with args; the process is killed at the end of
-// the test if it is still running, and its output logged if the test failed.
-func startWeir(t *testing.T, args ...string) *weirProc {
-	t.Helper()
-	p := &weirProc{cmd: exec.Command(e2eBin, args...), out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting weir %v: %v", args, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("output of weir %s:\n%s", strings.Join(args, " "), p.out)
-		}
-	})
-	return p
-}
-
-// waitListening waits (up to 10s) until addr accepts connections, failing
-// at once if p exits first.
-func waitListening(t *testing.T, p *weirProc, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			t.Fatalf("weir exited (%v) before listening on %s:\n%s", p.err, addr, p.out)
-		default:
-		}
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nothing listening on %s after 10s:\n%s", addr, p.out)
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // replaceOnce replaces the single occurrence of old in s, failing the test
@@ -152,7 +62,7 @@ func replaceOnce(t *testing.T, s, old, new string) string {
 
 // gatewayUnderTest is a running `weir run` with the example config.
 type gatewayUnderTest struct {
-	proc    *weirProc
+	proc    *weirtest.Proc
 	addr    string // client listener
 	deadAPI string // endpoint of the "dead" API: a closed port
 	logPath string // request log file
@@ -169,10 +79,10 @@ func startGateway(t *testing.T, backendAddr string) *gatewayUnderTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatewayUnderTest{addr: freeAddr(t), deadAPI: freeAddr(t), logPath: filepath.Join(dir, "requests.log")}
+	g := &gatewayUnderTest{addr: peer.FreeAddr(t), deadAPI: peer.FreeAddr(t), logPath: filepath.Join(dir, "requests.log")}
 	s := string(data)
 	s = replaceOnce(t, s, "listen: 127.0.0.1:8080", "listen: "+g.addr)
-	s = replaceOnce(t, s, "listen: 127.0.0.1:9901", "listen: "+freeAddr(t))
+	s = replaceOnce(t, s, "listen: 127.0.0.1:9901", "listen: "+peer.FreeAddr(t))
 	s = replaceOnce(t, s, "requests: stdout", "requests: "+g.logPath)
 	s = replaceOnce(t, s, "endpoints: [http://127.0.0.1:9000/v1]", "endpoints: [http://"+backendAddr+"/v1]")
 	s = fmt.Sprintf("drain_timeout: %s\n%s", e2eDrainTimeout, strings.TrimRight(s, "\n")+"\n")
@@ -181,17 +91,16 @@ func startGateway(t *testing.T, backendAddr string) *gatewayUnderTest {
 	if err := os.WriteFile(cfg, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g.proc = startWeir(t, "run", "-c", cfg)
-	waitListening(t, g.proc, g.addr)
+	g.proc = weirtest.Run(t, e2eBin, nil, "run", "-c", cfg)
+	g.proc.WaitListening(t, g.addr)
 	return g
 }
 
 // startDemoBackend runs `weir demo-backend` on a free port.
 func startDemoBackend(t *testing.T) string {
 	t.Helper()
-	addr := freeAddr(t)
-	p := startWeir(t, "demo-backend", "-listen", addr)
-	waitListening(t, p, addr)
+	addr := peer.FreeAddr(t)
+	weirtest.Run(t, e2eBin, nil, "demo-backend", "-listen", addr).WaitListening(t, addr)
 	return addr
 }
 
@@ -205,12 +114,7 @@ func (g *gatewayUnderTest) logLine(t *testing.T, requestID string) map[string]an
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			var m map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-				t.Fatalf("request log line %q is not a JSON object: %v", sc.Text(), err)
-			}
+		for _, m := range weirtest.Records(t, data) {
 			if m["request_id"] == requestID {
 				return m
 			}
@@ -553,7 +457,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("slow request never reached the backend")
 	}
-	if err := g.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := g.proc.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 
@@ -562,9 +466,9 @@ func TestDrainOnSIGTERM(t *testing.T) {
 		t.Errorf("in-flight request: got status %d, error %v, want 200 and nil", r.status, r.err)
 	}
 	select {
-	case <-g.proc.done:
-		if g.proc.err != nil {
-			t.Errorf("exit: got %v, want exit status 0", g.proc.err)
+	case <-g.proc.Done():
+		if err := g.proc.Err(); err != nil {
+			t.Errorf("exit: got %v, want exit status 0", err)
 		}
 	case <-time.After(e2eDrainTimeout + 5*time.Second):
 		t.Errorf("weir still running %s after SIGTERM, want it gone within the drain timeout", e2eDrainTimeout+5*time.Second)

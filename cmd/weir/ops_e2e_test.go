@@ -19,6 +19,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 const opsToken = "e2e-token-0123456789abcdef0123456789"
@@ -59,7 +62,7 @@ func TestOperations(t *testing.T) {
 	t.Parallel()
 	backend := startDemoBackend(t)
 	dir := t.TempDir()
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := peer.FreeAddr(t), peer.FreeAddr(t)
 	file := filepath.Join(dir, "weir.yaml")
 	base := fmt.Sprintf(`listen: %s
 drain_timeout: 5s
@@ -83,26 +86,9 @@ apis:
 		}
 	}
 	write(base)
-	p := &weirProc{cmd: exec.Command(e2eBin, "run", "-c", file), out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), "WEIR_E2E_TOKEN="+opsToken)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("weir output:\n%s", p.out)
-		}
-	})
-	waitListening(t, p, addr)
-	waitListening(t, p, adminAddr)
+	p := weirtest.Run(t, e2eBin, append(os.Environ(), "WEIR_E2E_TOKEN="+opsToken), "run", "-c", file)
+	p.WaitListening(t, addr)
+	p.WaitListening(t, adminAddr)
 	admin := "http://" + adminAddr
 
 	get := func(path string) int {
@@ -179,7 +165,7 @@ apis:
 	})
 
 	t.Run("SIGHUP", func(t *testing.T) {
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		st := waitReloads(1, 0)
@@ -213,7 +199,7 @@ apis:
 		if code := get("/second/echo"); code != 200 {
 			t.Errorf("after a rejected file: got %d, want 200 from the old config", code)
 		}
-		if !strings.Contains(p.out.String(), st.LastReload.Problems[0]) {
+		if !strings.Contains(p.Out.String(), st.LastReload.Problems[0]) {
 			t.Errorf("log: no line %q", st.LastReload.Problems[0])
 		}
 		code, body := adminCall(t, "POST", admin+"/reload", opsToken)
@@ -236,13 +222,13 @@ apis:
 		}
 	})
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Errorf("exit: %v", p.err)
+	case <-p.Done():
+		if err := p.Err(); err != nil {
+			t.Errorf("exit: %v", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("weir did not exit after SIGTERM")

@@ -2,7 +2,6 @@ package demo
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,10 +14,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/weirgw/weir/internal/weirtest"
 )
 
 // checkPattern fails unless b is the /bytes pattern from offset 0.
@@ -345,24 +345,6 @@ func TestDelay(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestListenAndServe(t *testing.T) {
 	t.Run("address in use", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -383,7 +365,7 @@ func TestListenAndServe(t *testing.T) {
 		addr := ln.Addr().String()
 		ln.Close()
 		ctx, cancel := context.WithCancel(t.Context())
-		var logs syncBuffer
+		var logs weirtest.Buffer
 		errc := make(chan error, 1)
 		go func() { errc <- ListenAndServe(ctx, addr, &logs) }()
 		resp := getWhenUp(t, "http://"+addr+"/v1/echo", errc)
