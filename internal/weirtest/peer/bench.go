@@ -98,3 +98,27 @@ func Request(tb testing.TB, ctx context.Context) *http.Request {
 	r.Header.Set("Authorization", "Bearer 0123456789abcdef")
 	return r
 }
+
+// RunParallel runs b.N requests through serve from b.RunParallel's
+// goroutines, each with its own Request (its context cancelled when the
+// goroutine ends) and Sink, and fails the benchmark at the first error or
+// answer other than 200 with a body of size bytes.
+func RunParallel(b *testing.B, size int, serve func(w *Sink, r *http.Request) error) {
+	b.RunParallel(func(pb *testing.PB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		r := Request(b, ctx)
+		w := NewSink()
+		for pb.Next() {
+			w.Reset()
+			if err := serve(w, r); err != nil {
+				b.Error(err)
+				return
+			}
+			if w.Status != http.StatusOK || w.N != size {
+				b.Errorf("got %d with %d bytes, want 200 with %d", w.Status, w.N, size)
+				return
+			}
+		}
+	})
+}
