@@ -280,15 +280,7 @@ func TestGateway(t *testing.T) {
 			if tt.requestID != "" {
 				req.Header.Set("X-Request-Id", tt.requestID)
 			}
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp, body := peer.Fetch(t, client, req)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status: got %d, want %d (body %q)", resp.StatusCode, tt.wantStatus, body)
 			}

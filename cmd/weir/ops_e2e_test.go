@@ -37,13 +37,8 @@ func adminCall(t *testing.T, method, url string, token string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, body := peer.Fetch(t, http.DefaultClient, req)
+	return resp.StatusCode, string(body)
 }
 
 // lastReload is the part of /status the test reads.

@@ -60,13 +60,8 @@ func get(t *testing.T, method, url string, hdr ...string) (int, http.Header, str
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
+	resp, body := peer.Fetch(t, http.DefaultClient, req)
+	return resp.StatusCode, resp.Header, string(body)
 }
 
 func TestPoolsAndProbes(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/weirgw/weir/internal/weirtest"
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // checkPattern fails unless b is the /bytes pattern from offset 0.
@@ -207,15 +208,7 @@ func TestHandler(t *testing.T) {
 			for k, vs := range tt.header {
 				req.Header[k] = vs
 			}
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp, body := peer.Fetch(t, srv.Client(), req)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status: got %d, want %d (body %q)", resp.StatusCode, tt.status, body)
 			}

@@ -46,13 +46,8 @@ func get(t *testing.T, c *http.Client, url string, hdr ...string) (*http.Respons
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Set(k, v)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(b)
+	resp, body := peer.Fetch(t, c, req)
+	return resp, string(body)
 }
 
 func TestRateLimitResponses(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 func get(t *testing.T, url string, h http.Header) (*http.Response, string) {
@@ -14,13 +16,8 @@ func get(t *testing.T, url string, h http.Header) (*http.Response, string) {
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(b)
+	resp, body := peer.Fetch(t, http.DefaultClient, req)
+	return resp, string(body)
 }
 
 // A response that sets a session cookie is stored (default_ttl here; an
