@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // startProxy serves the proxy on a loopback port until the test ends.
@@ -117,20 +119,7 @@ func TestProxyRefuses(t *testing.T) {
 
 // TestProxyStopClosesTunnels: cancelling the proxy ends open tunnels.
 func TestProxyStopClosesTunnels(t *testing.T) {
-	backend, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer backend.Close()
-	go func() {
-		for {
-			c, err := backend.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	backend := peer.Hang(t)
 	proxy, stop := startProxy(t)
 	c, br, status := connect(t, proxy, backend.Addr().String(), "CONNECT")
 	if !strings.Contains(status, " 200 ") {
