@@ -132,37 +132,38 @@ func Hang(t testing.TB) *Server {
 // before any response byte.
 func ResetBeforeResponse(t testing.TB) *Server {
 	t.Helper()
-	return Serve(t, func(c net.Conn) {
-		ReadHead(c)
-		reset(c)
-	})
+	return answer(t, "", true)
 }
 
 // ResetMidBody sends a response head announcing 100 bytes and 7 of them,
 // then resets the connection.
 func ResetMidBody(t testing.TB) *Server {
 	t.Helper()
-	return Serve(t, func(c net.Conn) {
-		ReadHead(c)
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-		time.Sleep(50 * time.Millisecond) // the head and the first bytes leave first
-		reset(c)
-	})
+	return answer(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", true)
 }
 
 // Garbage answers a request with bytes that are not HTTP, and closes.
 func Garbage(t testing.TB) *Server {
 	t.Helper()
-	return Serve(t, func(c net.Conn) {
-		ReadHead(c)
-		_, _ = io.WriteString(c, "NOT HTTP\r\n\r\n")
-	})
+	return answer(t, "NOT HTTP\r\n\r\n", false)
 }
 
-// reset closes c with an RST instead of a FIN.
-func reset(c net.Conn) {
-	_ = c.(*net.TCPConn).SetLinger(0)
-	_ = c.Close()
+// answer reads a request head, writes raw, then closes the connection:
+// with a reset when rst is set (raw leaves first), else with a FIN.
+func answer(t testing.TB, raw string, rst bool) *Server {
+	t.Helper()
+	return Serve(t, func(c net.Conn) {
+		ReadHead(c)
+		if raw != "" {
+			_, _ = io.WriteString(c, raw)
+			if rst {
+				time.Sleep(50 * time.Millisecond) // the bytes leave before the reset
+			}
+		}
+		if rst {
+			_ = c.(*net.TCPConn).SetLinger(0) // Serve's close is then a reset
+		}
+	})
 }
 
 // ReadHead consumes a request head from c (up to the empty line).
