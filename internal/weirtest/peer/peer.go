@@ -2,9 +2,10 @@
 // loopback: backends that misbehave on purpose (a stale keep-alive
 // connection, an idle close shorter than weir's, a close after N requests,
 // a reset before or in the middle of a response, garbage, silence), raw
-// TCP servers scripted per connection, TLS certificate files, a
-// redis-server, and for benchmarks a canned backend with a request and a
-// response writer that allocate nothing.
+// TCP servers scripted per connection (Serve), TLS certificate files and
+// backends, a real redis-server; on the client side Fetch, and for
+// benchmarks a canned backend with a request, a response writer and a
+// parallel loop that allocate nothing per request.
 //
 // It imports no weir package, so the tests of every package can use it,
 // including the internal tests of the packages the gateway is built from.

@@ -99,8 +99,8 @@ func TestCanned(t *testing.T) {
 	}
 }
 
-// TestHTTPCountsConns: a backend with keep-alive off opens a connection
-// per request, and the counts say so.
+// TestHTTPCountsConns: a client with keep-alive off opens a connection
+// per request, and the backend counts them.
 func TestHTTPCountsConns(t *testing.T) {
 	be := HTTP(t, OK, nil)
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -110,11 +110,10 @@ func TestHTTPCountsConns(t *testing.T) {
 			t.Fatalf("got %d %q, want 200 ok", resp.StatusCode, body)
 		}
 	}
+	// Each connection is counted when the server takes it, before it
+	// answers; its close is counted later, on the server's own time.
 	if n := be.Conns.Opened.Load(); n != 3 {
 		t.Errorf("opened: got %d, want 3", n)
-	}
-	if p := be.Conns.Peak.Load(); p != 1 {
-		t.Errorf("peak: got %d, want 1", p)
 	}
 }
 
