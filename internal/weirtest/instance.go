@@ -57,9 +57,10 @@ func WithRequestLog(w io.Writer) Option {
 
 // Start writes yaml to a config file, loads and builds it, and serves it
 // on a loopback listener with its admin API on another, until the test
-// ends. The config's listen and admin.listen addresses are not used. At
-// the end the instance is shut down (5 s of drain at most), and the test
-// fails if serving ended in an error or weir logged a panic.
+// ends. The config's listen, admin.listen (even "off") and log.requests
+// are not used: the listeners are the rig's, the request log is
+// RequestLog. At the end the instance is shut down (5 s of drain at most),
+// and the test fails if serving ended in an error or weir logged a panic.
 func Start(t testing.TB, yaml string, opts ...Option) *Instance {
 	t.Helper()
 	var o options
