@@ -99,7 +99,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.Method = r.Method
 	rec.Path = r.URL.Path
-	rec.ClientIP = proxy.ClientIP(r.RemoteAddr)
+	rec.ClientIP = clientIP(r.RemoteAddr)
 	defer s.finish(w, rec)
 
 	if hasDotSegment(r.URL.Path) {
@@ -208,6 +208,17 @@ func (s *Server) fail(w http.ResponseWriter, rec *telemetry.Record, fe *failure.
 	b = append(b, "}\n"...)
 	n, _ := w.Write(b)
 	rec.BytesOut = int64(n)
+}
+
+// clientIP derives the client's address from the connection's RemoteAddr
+// (no allocation for ip:port). The gateway owns it, like the request id: both are
+// facts about the client's side, taken once into the record, where the
+// forwarder (X-Forwarded-For) and policies (rate-limit keys) read them.
+func clientIP(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
 }
 
 // hasDotSegment reports "." or ".." path segments, which backends may

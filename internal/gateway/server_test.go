@@ -60,3 +60,22 @@ func TestFailReasonWithoutRow(t *testing.T) {
 		t.Errorf("stderr: got %q, want a line naming NoSuchReason", errLog.String())
 	}
 }
+
+func TestClientIP(t *testing.T) {
+	tests := []struct {
+		name, remote, want string
+	}{
+		{"ipv4", "192.0.2.1:1234", "192.0.2.1"},
+		{"ipv6", "[2001:db8::1]:443", "2001:db8::1"},
+		{"no port", "192.0.2.1", "192.0.2.1"},
+		{"empty", "", ""},
+		{"unix socket", "@", "@"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := clientIP(tt.remote); got != tt.want {
+				t.Errorf("clientIP(%q): got %q, want %q", tt.remote, got, tt.want)
+			}
+		})
+	}
+}

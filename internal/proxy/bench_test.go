@@ -41,7 +41,7 @@ func BenchmarkForward(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(benchBodySize)
 	peer.RunParallel(b, benchBodySize, func(w *peer.Sink, r *http.Request) error {
-		rec := telemetry.Record{RequestID: "0123456789abcdef0123456789abcdef"}
+		rec := telemetry.Record{RequestID: "0123456789abcdef0123456789abcdef", ClientIP: "192.0.2.1"}
 		return f.Forward(w, r, t, "/bytes", &rec)
 	})
 }
@@ -56,7 +56,7 @@ func BenchmarkAppendRequestHead(b *testing.B) {
 	buf := make([]byte, 0, 2048)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = appendRequestHead(buf[:0], r, ep, "/bytes", "0123456789abcdef0123456789abcdef")
+		buf = appendRequestHead(buf[:0], r, ep, "/bytes", "0123456789abcdef0123456789abcdef", "192.0.2.1")
 	}
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/weirgw/weir/internal/connpool"
 	"github.com/weirgw/weir/internal/failure"
 	"github.com/weirgw/weir/internal/h1"
-	"github.com/weirgw/weir/internal/route"
 	"github.com/weirgw/weir/internal/telemetry"
 	"github.com/weirgw/weir/internal/upstream"
 )
@@ -155,7 +154,7 @@ func (ex *exchange) close(conn *connpool.Conn, stop func() bool, reason connpool
 // from the client, which rules a replay out.
 func (f *Forwarder) exchange(ctx context.Context, ex *exchange, conn *connpool.Conn, ep *upstream.Endpoint, t *upstream.Target, r *http.Request, rest string, rec *telemetry.Record) (streamed bool, err error) {
 	nc := conn.NetConn()
-	ex.head = appendRequestHead(ex.head[:0], r, ep, rest, rec.RequestID)
+	ex.head = appendRequestHead(ex.head[:0], r, ep, rest, rec.RequestID, rec.ClientIP)
 	if _, err := conn.W.Write(ex.head); err != nil {
 		return false, err
 	}
@@ -449,15 +448,17 @@ func classifyExchange(err error) *failure.Error {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-// appendRequestHead appends the outbound request line and headers.
-func appendRequestHead(b []byte, r *http.Request, ep *upstream.Endpoint, rest, requestID string) []byte {
+// appendRequestHead appends the outbound request line and headers. clientIP
+// is the client's address as the gateway derived it (the request record's
+// ClientIP), appended to X-Forwarded-For.
+func appendRequestHead(b []byte, r *http.Request, ep *upstream.Endpoint, rest, requestID, clientIP string) []byte {
 	b = append(b, r.Method...)
 	b = append(b, ' ')
 	if ep.AbsoluteForm {
 		b = append(b, "http://"...)
 		b = append(b, ep.Host...)
 	}
-	b = route.AppendJoinPath(b, ep.Path, rest)
+	b = appendJoinPath(b, ep.Path, rest)
 	if r.URL.RawQuery != "" {
 		b = append(b, '?')
 		b = append(b, r.URL.RawQuery...)
@@ -496,7 +497,7 @@ func appendRequestHead(b []byte, r *http.Request, ep *upstream.Endpoint, rest, r
 		b = append(b, v...)
 		b = append(b, ", "...)
 	}
-	b = append(b, clientIP(r.RemoteAddr)...)
+	b = append(b, clientIP...)
 	b = append(b, "\r\nX-Forwarded-Proto: "...)
 	if r.TLS != nil {
 		b = append(b, "https"...)
@@ -537,16 +538,25 @@ func hopByHop(k string) bool {
 	return false
 }
 
-// clientIP returns the host part of a RemoteAddr without allocating.
-func clientIP(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		return host
+// appendJoinPath appends the request-target path: the endpoint's base path
+// joined with the rest of the client's path (after the API's base path),
+// without doubling or losing the slash between them. Rewriting the
+// request-target is the forwarder's job; route only matches.
+func appendJoinPath(dst []byte, base, rest string) []byte {
+	switch {
+	case rest == "":
+		if base == "" {
+			return append(dst, '/')
+		}
+		return append(dst, base...)
+	case base == "" || base == "/":
+		return append(dst, rest...)
+	case base[len(base)-1] == '/' && rest[0] == '/':
+		return append(append(dst, base...), rest[1:]...)
+	default:
+		return append(append(dst, base...), rest...)
 	}
-	return remote
 }
-
-// ClientIP is clientIP for the gateway's request record.
-func ClientIP(remote string) string { return clientIP(remote) }
 
 // copyResponseHeader moves the backend's end-to-end headers into dst,
 // appending weir to Via.

@@ -99,20 +99,21 @@ func TestForbiddenTrailer(t *testing.T) {
 	}
 }
 
-func TestClientIP(t *testing.T) {
-	tests := []struct {
-		name, remote, want string
-	}{
-		{"ipv4", "192.0.2.1:1234", "192.0.2.1"},
-		{"ipv6", "[2001:db8::1]:443", "2001:db8::1"},
-		{"no port", "192.0.2.1", "192.0.2.1"},
-		{"empty", "", ""},
-		{"unix socket", "@", "@"},
+func TestAppendJoinPath(t *testing.T) {
+	tests := []struct{ name, base, rest, want string }{
+		{"base and rest", "/v1", "/echo", "/v1/echo"},
+		{"no rest", "/v1", "", "/v1"},
+		{"neither", "", "", "/"},
+		{"root base, no rest", "/", "", "/"},
+		{"no base", "", "/x", "/x"},
+		{"root base", "/", "/x", "/x"},
+		{"base with slash", "/v1/", "/x", "/v1/x"},
+		{"base with slash, no rest", "/v1/", "", "/v1/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ClientIP(tt.remote); got != tt.want {
-				t.Errorf("ClientIP(%q): got %q, want %q", tt.remote, got, tt.want)
+			if got := string(appendJoinPath([]byte("GET "), tt.base, tt.rest)); got != "GET "+tt.want {
+				t.Errorf("appendJoinPath(%q, %q): got %q, want %q", tt.base, tt.rest, got, "GET "+tt.want)
 			}
 		})
 	}
@@ -179,7 +180,7 @@ func TestAppendRequestHead(t *testing.T) {
 		hdr    http.Header
 		cl     int64
 		tls    bool
-		remote string
+		client string // the client's address as the gateway derived it
 		line   string
 		fields []string
 	}{
@@ -285,7 +286,7 @@ func TestAppendRequestHead(t *testing.T) {
 			line: "GET /v1/x HTTP/1.1", fields: with("X-Forwarded-Proto: https"),
 		},
 		{
-			name: "IPv6 client", method: "GET", target: "/api/x", rest: "/x", remote: "[2001:db8::7]:5555",
+			name: "IPv6 client", method: "GET", target: "/api/x", rest: "/x", client: "2001:db8::7",
 			line: "GET /v1/x HTTP/1.1", fields: with("X-Forwarded-For: 2001:db8::7"),
 		},
 	}
@@ -299,9 +300,9 @@ func TestAppendRequestHead(t *testing.T) {
 				r.Header = tt.hdr
 			}
 			r.ContentLength = tt.cl
-			r.RemoteAddr = "192.0.2.1:40000"
-			if tt.remote != "" {
-				r.RemoteAddr = tt.remote
+			client := "192.0.2.1"
+			if tt.client != "" {
+				client = tt.client
 			}
 			if tt.tls {
 				r.TLS = &tls.ConnectionState{}
@@ -310,7 +311,7 @@ func TestAppendRequestHead(t *testing.T) {
 			if e == nil {
 				e = ep
 			}
-			got := splitHead(t, appendRequestHead(nil, r, e, tt.rest, "rid"))
+			got := splitHead(t, appendRequestHead(nil, r, e, tt.rest, "rid", client))
 			if got.line != tt.line {
 				t.Errorf("request line: got %q, want %q", got.line, tt.line)
 			}
@@ -325,9 +326,8 @@ func TestAppendRequestHead(t *testing.T) {
 // holds, so a reused buffer works.
 func TestAppendRequestHeadAppends(t *testing.T) {
 	r, _ := http.NewRequest("GET", "http://gw/api/x", nil)
-	r.RemoteAddr = "192.0.2.1:1"
 	ep := &upstream.Endpoint{Host: "b"}
-	got := appendRequestHead([]byte("prefix"), r, ep, "/x", "rid")
+	got := appendRequestHead([]byte("prefix"), r, ep, "/x", "rid", "192.0.2.1")
 	if !strings.HasPrefix(string(got), "prefixGET /x HTTP/1.1\r\n") {
 		t.Errorf("got %q, want the head after the prefix", got)
 	}
@@ -356,7 +356,6 @@ func FuzzAppendRequestHead(f *testing.F) {
 			t.Fatal(err)
 		}
 		r.URL.RawQuery = query
-		r.RemoteAddr = "192.0.2.1:40000"
 		r.Header[key] = []string{value}
 		if xff != "" {
 			r.Header["X-Forwarded-For"] = []string{xff}
@@ -364,7 +363,7 @@ func FuzzAppendRequestHead(f *testing.F) {
 		if via != "" {
 			r.Header["Via"] = []string{via}
 		}
-		b := appendRequestHead(nil, r, &upstream.Endpoint{Host: "backend", Path: "/v1"}, "/x", "rid")
+		b := appendRequestHead(nil, r, &upstream.Endpoint{Host: "backend", Path: "/v1"}, "/x", "rid", "192.0.2.1")
 		got, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(b))))
 		if err != nil {
 			t.Fatalf("net/http cannot read the head %q: %v", b, err)

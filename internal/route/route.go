@@ -75,6 +75,8 @@ func normalize(bp string) string {
 
 // Match returns the index of the API serving host and path, and the rest of
 // the path after the base path ("" when the path equals the base path).
+// Rewriting the rest into the outbound request-target is the forwarder's
+// (proxy): route only matches.
 func (t *Table) Match(host, path string) (index int, rest string, ok bool) {
 	host = hostOnly(host)
 	if len(t.exact) > 0 || len(t.wildcard) > 0 {
@@ -134,26 +136,4 @@ func lowerASCII(s string) string {
 		}
 	}
 	return s
-}
-
-// JoinPath appends the rest of a request path to an endpoint's base path
-// without doubling or losing the slash between them.
-func JoinPath(base, rest string) string { return string(AppendJoinPath(nil, base, rest)) }
-
-// AppendJoinPath is JoinPath appending to dst (no allocation when dst has
-// room).
-func AppendJoinPath(dst []byte, base, rest string) []byte {
-	switch {
-	case rest == "":
-		if base == "" {
-			return append(dst, '/')
-		}
-		return append(dst, base...)
-	case base == "" || base == "/":
-		return append(dst, rest...)
-	case base[len(base)-1] == '/' && rest[0] == '/':
-		return append(append(dst, base...), rest[1:]...)
-	default:
-		return append(append(dst, base...), rest...)
-	}
 }

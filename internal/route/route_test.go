@@ -50,24 +50,6 @@ func TestNoMatch(t *testing.T) {
 	}
 }
 
-func TestJoinPath(t *testing.T) {
-	tests := []struct{ base, rest, want string }{
-		{"/v1", "/echo", "/v1/echo"},
-		{"/v1", "", "/v1"},
-		{"", "", "/"},
-		{"/", "", "/"},
-		{"", "/x", "/x"},
-		{"/", "/x", "/x"},
-		{"/v1/", "/x", "/v1/x"},
-		{"/v1/", "", "/v1/"},
-	}
-	for _, tt := range tests {
-		if got := JoinPath(tt.base, tt.rest); got != tt.want {
-			t.Errorf("JoinPath(%q, %q) = %q, want %q", tt.base, tt.rest, got, tt.want)
-		}
-	}
-}
-
 func BenchmarkMatch(b *testing.B) {
 	table := New([]Route{{BasePath: "/hello"}, {BasePath: "/orders", Index: 1}, {BasePath: "/users", Hosts: []string{"api.example.com"}, Index: 2}})
 	b.ReportAllocs()
