@@ -69,7 +69,7 @@ func TestPoolsAndProbes(t *testing.T) {
 	src := newSource(t)
 	dest := connpool.Dest{Addr: backend.Addr()}
 	var d net.Dialer
-	pool := src.reg.Acquire(connpool.Key{Dest: dest}, connpool.Settings{IdleTimeout: 0}, func(ctx context.Context) (net.Conn, error) {
+	pool := src.reg.Acquire(connpool.Key{Dest: dest}, func(ctx context.Context) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", dest.Addr.String())
 	})
 	c, err := pool.Get(context.Background(), false)

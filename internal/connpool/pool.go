@@ -22,7 +22,7 @@ var errNoConn = errors.New("dial returned no connection")
 type Pool struct {
 	dest    Dest
 	dial    DialFunc
-	profile string // set once by Registry before the pool is published
+	profile string // Key.Profile rendered, set once by Registry before the pool is published
 
 	// dialCtx is the parent of every dial: detached from requesters, and
 	// cancelled by Drain so a shutdown does not wait for connect timeouts.
@@ -57,8 +57,8 @@ func New(dest Dest, s Settings, dial DialFunc) *Pool {
 // Dest returns the destination the pool connects to.
 func (p *Pool) Dest() Dest { return p.dest }
 
-// Profile returns the dial profile the pool was registered under ("" for a
-// pool made with New directly).
+// Profile returns the dial profile the pool was registered under, rendered
+// (Profile.String; "" for a pool made with New directly).
 func (p *Pool) Profile() string { return p.profile }
 
 // Settings returns the pool's current limits.

@@ -180,7 +180,7 @@ func (f *Forwarder) exchange(ctx context.Context, ex *exchange, conn *connpool.C
 	if err == nil {
 		err = conn.W.Flush()
 	}
-	rt := t.Transport.ResponseTimeout
+	rt := t.Settings().ResponseTimeout
 	if err != nil {
 		// A backend that refuses an upload (413, 401) may answer and close
 		// before reading it all: forward its answer rather than a 502.

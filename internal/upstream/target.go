@@ -62,9 +62,61 @@ type Deps struct {
 	Resolver Resolver // nil = net.DefaultResolver
 }
 
+// Protocol is the wire protocol weir speaks to a target's destinations.
+type Protocol uint8
+
+// Protocols.
+const (
+	// HTTP1 is HTTP/1.1: one exchange at a time on a pooled connection.
+	HTTP1 Protocol = iota
+)
+
+// String returns the protocol's ALPN name ("http/1.1").
+func (p Protocol) String() string {
+	if p == HTTP1 {
+		return "http/1.1"
+	}
+	return "unknown"
+}
+
+// Settings are a target's transport settings resolved for run time: built
+// once by New from config.Transport, so the request path never reads a
+// config struct. See config.Transport for each setting's default and zero.
+type Settings struct {
+	// Protocol is spoken to every destination (HTTP1; HTTP/2 comes next).
+	Protocol Protocol
+	// ConnectTimeout bounds a dial (TCP, TLS, CONNECT); > 0.
+	ConnectTimeout time.Duration
+	// ResponseTimeout bounds the time from the request's last byte to the
+	// response head; 0 = no deadline.
+	ResponseTimeout time.Duration
+	// ResolveInterval is how often host names are re-resolved; 0 = once.
+	ResolveInterval time.Duration
+	// Pool are the limits of each destination's pool.
+	Pool connpool.Settings
+}
+
+// newSettings resolves a config transport's run-time settings.
+func newSettings(tr config.Transport) Settings {
+	return Settings{
+		Protocol:        HTTP1,
+		ConnectTimeout:  tr.ConnectTimeout,
+		ResponseTimeout: tr.ResponseTimeout,
+		ResolveInterval: tr.ResolveInterval,
+		Pool: connpool.Settings{
+			IdleTimeout:  tr.KeepaliveTimeout,
+			MaxConns:     tr.MaxConnections,
+			MaxIdle:      tr.MaxIdle,
+			QueueTimeout: tr.QueueTimeout,
+			MaxRequests:  tr.MaxRequestsPerConnection,
+			MaxLifetime:  tr.MaxConnectionLifetime,
+		},
+	}
+}
+
 // Target is one API's backend at run time. Safe for concurrent use.
 type Target struct {
-	Transport config.Transport // effective settings
+	settings  Settings
 	endpoints []*Endpoint
 	next      atomic.Uint32
 	ctx       context.Context // cancelled by Stop: ends re-resolution and lookups in flight
@@ -86,10 +138,10 @@ type Endpoint struct {
 
 	hostname string
 	port     uint16
-	sni      string   // TLS server name
-	proxy    *url.URL // egress proxy, nil = direct
-	viaProxy bool     // destinations are the proxy's address, not the backend's
-	profile  string
+	sni      string           // TLS server name
+	proxy    *url.URL         // egress proxy, nil = direct
+	viaProxy bool             // destinations are the proxy's address, not the backend's
+	profile  connpool.Profile // with Dest and the pool settings, its pools' registry keys
 	dial     *dialer.Dialer
 	settings connpool.Settings
 	deps     Deps
@@ -117,10 +169,10 @@ func New(ctx context.Context, spec config.Target, deps Deps) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Transport: tr}
+	t := &Target{settings: newSettings(tr)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	for _, raw := range spec.Endpoints {
-		ep, err := newEndpoint(raw, tr, d, deps)
+		ep, err := newEndpoint(raw, tr, t.settings, d, deps)
 		if err == nil {
 			if err = ep.resolve(ctx); err != nil {
 				err = fmt.Errorf("endpoint %q: %w", raw, err)
@@ -156,25 +208,13 @@ func newDialer(tr config.Transport, tc *tls.Config) (*dialer.Dialer, *url.URL, e
 	return dialer.New(spec), spec.Proxy, nil
 }
 
-// Settings converts a transport's limits to a pool's.
-func Settings(tr config.Transport) connpool.Settings {
-	return connpool.Settings{
-		IdleTimeout:  tr.KeepaliveTimeout,
-		MaxConns:     tr.MaxConnections,
-		MaxIdle:      tr.MaxIdle,
-		QueueTimeout: tr.QueueTimeout,
-		MaxRequests:  tr.MaxRequestsPerConnection,
-		MaxLifetime:  tr.MaxConnectionLifetime,
-	}
-}
-
-func newEndpoint(raw string, tr config.Transport, plain *dialer.Dialer, deps Deps) (*Endpoint, error) {
+func newEndpoint(raw string, tr config.Transport, s Settings, plain *dialer.Dialer, deps Deps) (*Endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %q: %w", raw, err)
 	}
-	ep := &Endpoint{Scheme: u.Scheme, Host: u.Host, Path: u.EscapedPath(), hostname: u.Hostname(), settings: Settings(tr), deps: deps, dial: plain,
-		jitter: min(maxDrainJitter, tr.ResolveInterval)}
+	ep := &Endpoint{Scheme: u.Scheme, Host: u.Host, Path: u.EscapedPath(), hostname: u.Hostname(), settings: s.Pool, deps: deps, dial: plain,
+		jitter: min(maxDrainJitter, s.ResolveInterval)}
 	ep.Path = strings.TrimSuffix(ep.Path, "/")
 	port := u.Port()
 	switch {
@@ -214,13 +254,22 @@ func newEndpoint(raw string, tr config.Transport, plain *dialer.Dialer, deps Dep
 	}
 	ep.viaProxy = proxy != ""
 	ep.AbsoluteForm = ep.viaProxy && ep.Scheme == "http"
-	// The profile keys pools: the same destination reached with a different
-	// dial setup or different limits gets a pool of its own, so a reload
-	// (or another API) never changes a pool that something else serves
-	// with; a reload that keeps them keeps the pool and its connections.
-	ep.profile = strings.Join([]string{ep.Scheme, ep.Host, proxy, strings.Join(tr.SourceAddresses, ","),
-		tr.TLS.ServerName, tr.TLS.CAFile, tr.TLS.CertFile, tr.TLS.KeyFile, strconv.FormatBool(tr.TLS.InsecureSkipVerify),
-		tr.ConnectTimeout.String(), fmt.Sprintf("%+v", ep.settings)}, "|")
+	// The profile keys pools (with the limits): the same destination reached
+	// with a different dial setup or different limits gets a pool of its
+	// own, so a reload (or another API) never changes a pool that something
+	// else serves with; a reload that keeps them keeps the pool and its
+	// connections.
+	ep.profile = connpool.Profile{
+		Endpoint:       ep.Scheme + "://" + ep.Host,
+		Protocol:       s.Protocol.String(),
+		Proxy:          proxy,
+		SourceAddrs:    strings.Join(tr.SourceAddresses, ","),
+		ConnectTimeout: s.ConnectTimeout,
+		TLS: connpool.TLSProfile{
+			ServerName: tr.TLS.ServerName, CAFile: tr.TLS.CAFile, CertFile: tr.TLS.CertFile, KeyFile: tr.TLS.KeyFile,
+			InsecureSkipVerify: tr.TLS.InsecureSkipVerify,
+		},
+	}
 	return ep, nil
 }
 
@@ -316,11 +365,12 @@ func (ep *Endpoint) holdLocked(cur *[]*connpool.Pool, dest connpool.Dest, tunnel
 			return p
 		}
 	}
-	return ep.deps.Registry.Acquire(ep.key(dest), ep.settings, ep.dial.Func(dest, tunnel))
+	return ep.deps.Registry.Acquire(ep.key(dest), ep.dial.Func(dest, tunnel))
 }
 
+// key is the registry key of the endpoint's pool for d.
 func (ep *Endpoint) key(d connpool.Dest) connpool.Key {
-	return connpool.Key{Dest: d, Profile: ep.profile}
+	return connpool.Key{Dest: d, Settings: ep.settings, Profile: ep.profile}
 }
 
 // release lets go of the endpoint's reference to p; the registry drains it
@@ -385,11 +435,14 @@ func (t *Target) Pick() (*Endpoint, *connpool.Pool) {
 // Endpoints returns the target's endpoints.
 func (t *Target) Endpoints() []*Endpoint { return t.endpoints }
 
-// Start re-resolves host names every Transport.ResolveInterval until Stop
+// Settings returns the target's resolved transport settings.
+func (t *Target) Settings() Settings { return t.settings }
+
+// Start re-resolves host names every Settings.ResolveInterval until Stop
 // (0 = never). A failed lookup keeps the last known addresses. Calls after
 // the first do nothing.
 func (t *Target) Start() {
-	iv := t.Transport.ResolveInterval
+	iv := t.settings.ResolveInterval
 	if iv <= 0 || !t.started.CompareAndSwap(false, true) {
 		return
 	}

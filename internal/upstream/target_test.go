@@ -3,10 +3,12 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -440,7 +442,7 @@ func TestStopCancelsPendingDrains(t *testing.T) {
 	neverDrain(ep)
 	vanished, only := ep.Pools()[0], ep.Pools()[1]
 	// The next config holds the vanished address's pool too.
-	if p := reg.Acquire(ep.key(vanished.Dest()), ep.settings, nil); p != vanished {
+	if p := reg.Acquire(ep.key(vanished.Dest()), nil); p != vanished {
 		t.Fatalf("Acquire: got another pool for %s", vanished.Dest())
 	}
 
@@ -494,26 +496,149 @@ func TestSettings(t *testing.T) {
 	tests := []struct {
 		name string
 		tr   config.Transport
-		want connpool.Settings
+		want Settings
 	}{
-		{"zero", config.Transport{}, connpool.Settings{}},
+		{"zero", config.Transport{}, Settings{Protocol: HTTP1}},
 		{"all", config.Transport{
 			ConnectTimeout: time.Second, ResponseTimeout: 2 * time.Second, ResolveInterval: 3 * time.Second,
 			KeepaliveTimeout: 60 * time.Second, MaxConnections: 10, MaxIdle: 5, QueueTimeout: 4 * time.Second,
 			MaxRequestsPerConnection: 100, MaxConnectionLifetime: time.Hour,
-		}, connpool.Settings{
-			IdleTimeout: 60 * time.Second, MaxConns: 10, MaxIdle: 5, QueueTimeout: 4 * time.Second,
-			MaxRequests: 100, MaxLifetime: time.Hour,
+		}, Settings{
+			Protocol: HTTP1, ConnectTimeout: time.Second, ResponseTimeout: 2 * time.Second, ResolveInterval: 3 * time.Second,
+			Pool: connpool.Settings{
+				IdleTimeout: 60 * time.Second, MaxConns: 10, MaxIdle: 5, QueueTimeout: 4 * time.Second,
+				MaxRequests: 100, MaxLifetime: time.Hour,
+			},
 		}},
-		{"keep-alive off", config.Transport{KeepaliveTimeout: 0, MaxConnections: 1}, connpool.Settings{MaxConns: 1}},
+		{"keep-alive off", config.Transport{KeepaliveTimeout: 0, MaxConnections: 1}, Settings{Pool: connpool.Settings{MaxConns: 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Settings(tt.tr); got != tt.want {
+			if got := newSettings(tt.tr); got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
 	}
+}
+
+// A pool's registry key is a comparable struct of resolved values: two
+// loads of one config give equal keys (a reload keeps the pools and their
+// connections), every setting that shapes a pool or its connections gives
+// another key, and the run-time-only ones keep it. A config.Transport field
+// added later fails here until it is named in one of the two lists.
+func TestPoolKeys(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := peer.Cert(t, "client")
+	caFile, _, _ := peer.Cert(t, "ca")
+	caOther, _, _ := peer.Cert(t, "ca-other")
+	certCopy, keyCopy := filepath.Join(dir, "client-copy.pem"), filepath.Join(dir, "client-key-copy.pem")
+	for _, c := range [][2]string{{certFile, certCopy}, {keyFile, keyCopy}} {
+		b, err := os.ReadFile(c[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c[1], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml := fmt.Sprintf(`transport:
+  connect_timeout: 2s
+  response_timeout: 10s
+  keepalive_timeout: 30s
+  max_connections: 8
+  max_idle: 4
+  queue_timeout: 1s
+  max_requests_per_connection: 100
+  max_connection_lifetime: 10m
+  resolve_interval: 0s
+  source_addresses: [127.0.0.1]
+  tls: {server_name: 127.0.0.1, ca_file: %q, cert_file: %q, key_file: %q}
+apis:
+  - name: a
+    base_path: /a
+    target: {endpoints: ["https://127.0.0.1:8443"]}
+`, caFile, certFile, keyFile)
+	// load parses the config anew each time, as a reload does.
+	load := func() config.Transport {
+		cfg, err := config.Parse("weir.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.APIs[0].Target.Transport
+	}
+	keyOf := func(tr config.Transport) connpool.Key {
+		tg, _ := newTarget(t, tr, noResolver{t}, "https://127.0.0.1:8443")
+		ep := tg.Endpoints()[0]
+		return ep.key(ep.Pools()[0].Dest())
+	}
+	base := keyOf(load())
+	if got := keyOf(load()); got != base {
+		t.Fatalf("two loads of one config: got keys\n%+v\n%+v\nwant equal", got, base)
+	}
+
+	shapes := map[string]func(*config.Transport){
+		"ConnectTimeout":           func(tr *config.Transport) { tr.ConnectTimeout += time.Second },
+		"KeepaliveTimeout":         func(tr *config.Transport) { tr.KeepaliveTimeout += time.Second },
+		"MaxConnections":           func(tr *config.Transport) { tr.MaxConnections++ },
+		"MaxIdle":                  func(tr *config.Transport) { tr.MaxIdle++ },
+		"QueueTimeout":             func(tr *config.Transport) { tr.QueueTimeout += time.Second },
+		"MaxRequestsPerConnection": func(tr *config.Transport) { tr.MaxRequestsPerConnection++ },
+		"MaxConnectionLifetime":    func(tr *config.Transport) { tr.MaxConnectionLifetime += time.Second },
+		"SourceAddresses":          func(tr *config.Transport) { tr.SourceAddresses = []string{"127.0.0.2"} },
+		// At the backend's address, so that only the profile differs.
+		"EgressProxy": func(tr *config.Transport) { tr.EgressProxy = "http://127.0.0.1:8443" },
+		// Unset, the server name is the endpoint's host, as it was set.
+		"TLS.ServerName":         func(tr *config.Transport) { tr.TLS.ServerName = "" },
+		"TLS.CAFile":             func(tr *config.Transport) { tr.TLS.CAFile = caOther },
+		"TLS.CertFile":           func(tr *config.Transport) { tr.TLS.CertFile = certCopy },
+		"TLS.KeyFile":            func(tr *config.Transport) { tr.TLS.KeyFile = keyCopy },
+		"TLS.InsecureSkipVerify": func(tr *config.Transport) { tr.TLS.InsecureSkipVerify = true },
+	}
+	runtimeOnly := map[string]func(*config.Transport){
+		"ResponseTimeout": func(tr *config.Transport) { tr.ResponseTimeout += time.Second },
+		"ResolveInterval": func(tr *config.Transport) { tr.ResolveInterval = time.Hour },
+		// Folded into the fields above by Load.
+		"Properties": func(tr *config.Transport) { tr.Properties = map[string]string{"io.timeout.millis": "1"} },
+	}
+	for _, name := range transportFields(reflect.TypeFor[config.Transport](), "") {
+		_, shaping := shapes[name]
+		_, runtime := runtimeOnly[name]
+		if shaping == runtime {
+			t.Errorf("config.Transport.%s: name it in shapes or runtimeOnly (it is in both or neither)", name)
+		}
+	}
+	for _, list := range []struct {
+		changes map[string]func(*config.Transport)
+		same    bool
+	}{{shapes, false}, {runtimeOnly, true}} {
+		for name, change := range list.changes {
+			t.Run(name, func(t *testing.T) {
+				tr := load()
+				change(&tr)
+				got := keyOf(tr)
+				if got.Dest != base.Dest {
+					t.Fatalf("dest: got %v, want %v (the case tests nothing)", got.Dest, base.Dest)
+				}
+				if (got == base) != list.same {
+					t.Errorf("same key: got %v, want %v\n%+v\n%+v", got == base, list.same, got, base)
+				}
+			})
+		}
+	}
+}
+
+// transportFields lists the leaf field names of a config struct type,
+// nested structs as "TLS.CAFile".
+func transportFields(typ reflect.Type, prefix string) []string {
+	var out []string
+	for f := range typ.Fields() {
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+			out = append(out, transportFields(f.Type, prefix+f.Name+".")...)
+			continue
+		}
+		out = append(out, prefix+f.Name)
+	}
+	return out
 }
 
 func TestEndpointParsing(t *testing.T) {
@@ -680,7 +805,7 @@ func FuzzEndpoint(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		ep, err := newEndpoint(raw, transport(), nil, Deps{})
+		ep, err := newEndpoint(raw, transport(), newSettings(transport()), nil, Deps{})
 		if err != nil {
 			return
 		}
