@@ -20,6 +20,7 @@ import (
 	"github.com/weirgw/weir/internal/connpool"
 	"github.com/weirgw/weir/internal/failure"
 	"github.com/weirgw/weir/internal/h1"
+	"github.com/weirgw/weir/internal/telemetry"
 	"github.com/weirgw/weir/internal/upstream"
 )
 
@@ -311,7 +312,7 @@ func TestAppendRequestHead(t *testing.T) {
 			if e == nil {
 				e = ep
 			}
-			got := splitHead(t, appendRequestHead(nil, r, e, tt.rest, "rid", client))
+			got := splitHead(t, appendRequestHead(nil, outbound(r, tt.rest, client), e))
 			if got.line != tt.line {
 				t.Errorf("request line: got %q, want %q", got.line, tt.line)
 			}
@@ -322,12 +323,20 @@ func TestAppendRequestHead(t *testing.T) {
 	}
 }
 
+// outbound describes the client's request r as the forwarder does, for
+// request id "rid".
+func outbound(r *http.Request, rest, clientIP string) *Request {
+	c := &call{}
+	c.fromClient(r, rest, &telemetry.Record{RequestID: "rid", ClientIP: clientIP})
+	return &c.req
+}
+
 // TestAppendRequestHeadAppends checks that the head is appended to what dst
 // holds, so a reused buffer works.
 func TestAppendRequestHeadAppends(t *testing.T) {
 	r, _ := http.NewRequest("GET", "http://gw/api/x", nil)
 	ep := &upstream.Endpoint{Host: "b"}
-	got := appendRequestHead([]byte("prefix"), r, ep, "/x", "rid", "192.0.2.1")
+	got := appendRequestHead([]byte("prefix"), outbound(r, "/x", "192.0.2.1"), ep)
 	if !strings.HasPrefix(string(got), "prefixGET /x HTTP/1.1\r\n") {
 		t.Errorf("got %q, want the head after the prefix", got)
 	}
@@ -363,7 +372,7 @@ func FuzzAppendRequestHead(f *testing.F) {
 		if via != "" {
 			r.Header["Via"] = []string{via}
 		}
-		b := appendRequestHead(nil, r, &upstream.Endpoint{Host: "backend", Path: "/v1"}, "/x", "rid", "192.0.2.1")
+		b := appendRequestHead(nil, outbound(r, "/x", "192.0.2.1"), &upstream.Endpoint{Host: "backend", Path: "/v1"})
 		got, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(b))))
 		if err != nil {
 			t.Fatalf("net/http cannot read the head %q: %v", b, err)
@@ -488,9 +497,9 @@ func TestReplayable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := http.NewRequest(tt.method, "http://gw/api", nil)
+			r := &Request{Method: tt.method}
 			if tt.key != "" {
-				r.Header.Set("Idempotency-Key", tt.key)
+				r.Header = http.Header{"Idempotency-Key": {tt.key}}
 			}
 			if got := replayable(tt.verdict, r, tt.streamed); got != tt.want {
 				t.Errorf("replayable(%v, %s, key %q, streamed %v): got %v, want %v", tt.verdict, tt.method, tt.key, tt.streamed, got, tt.want)
@@ -561,6 +570,7 @@ func TestStaleVerdict(t *testing.T) {
 		{"reused, deadline is not stale", true, false, false, fmt.Errorf("read: %w", os.ErrDeadlineExceeded), connpool.VerdictNone},
 		{"reused, client body failure is not stale", true, true, false, clientBodyError{io.ErrUnexpectedEOF}, connpool.VerdictNone},
 		{"reused, wrapped client body failure", true, true, false, fmt.Errorf("copy: %w", clientBodyError{io.EOF}), connpool.VerdictNone},
+		{"reused, malformed response is an answer", true, true, true, &h1.ProtocolError{Msg: "bad status line"}, connpool.VerdictNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -595,7 +605,7 @@ func TestStaleVerdict(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got := staleVerdict(c, tt.err)
+			got := staleVerdict(&attempt{conn: c}, &h1Exchange{}, tt.err)
 			c.Close(connpool.Error)
 			if got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
