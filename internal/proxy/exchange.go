@@ -130,6 +130,7 @@ func classifyGet(ctx context.Context, err error) *failure.Error {
 // included.
 func classifyExchange(err error) *failure.Error {
 	var pe *h1.ProtocolError
+	var tl *TooLargeError
 	switch {
 	case errors.As(err, new(clientBodyError)):
 		return failure.New(failure.ClientConnectionFailure, "client body", err)
@@ -137,6 +138,8 @@ func classifyExchange(err error) *failure.Error {
 		return failure.New(failure.BackendTimeout, "no response within response_timeout", err)
 	case errors.As(err, &pe), errors.Is(err, h1.ErrHeaderTooLarge):
 		return failure.New(failure.BackendConnectionFailure, "malformed response", err)
+	case errors.As(err, &tl):
+		return failure.New(failure.BackendConnectionFailure, "response body larger than the caller takes", err)
 	}
 	return failure.New(failure.BackendConnectionFailure, "connection lost before a complete response", err)
 }

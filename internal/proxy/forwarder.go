@@ -6,7 +6,7 @@
 // and Via added for a client), replay it on a fresh connection only when a
 // stale keep-alive connection provably lost it before the backend acted,
 // and classify every failure once. Forward streams the response to a
-// client.
+// client; Do reads it into memory for weir's own requests.
 package proxy
 
 import (
@@ -189,28 +189,35 @@ func (c *call) release() {
 }
 
 // copyBody moves the response body to dst through c.buf, flushing after
-// each piece when fl is not nil. It returns the bytes written and which
-// side failed: dst (werr) or the backend (rerr).
-func (c *call) copyBody(dst io.Writer, fl http.Flusher) (n int64, werr, rerr error) {
+// each piece when fl is not nil, and counts it in rec. When either side
+// fails, dst (werr) or the backend (rerr), it closes the connection; the
+// caller names the failure.
+func (c *call) copyBody(dst io.Writer, fl http.Flusher, rec *telemetry.Record) (werr, rerr error) {
 	body := c.a.resp.body
 	for {
-		m, err := body.Read(c.buf)
-		if m > 0 {
-			if _, werr = dst.Write(c.buf[:m]); werr != nil {
-				return n, werr, nil
+		n, err := body.Read(c.buf)
+		if n > 0 {
+			if _, werr = dst.Write(c.buf[:n]); werr != nil {
+				break
 			}
-			n += int64(m)
+			rec.BytesOut += int64(n)
 			if fl != nil {
 				fl.Flush()
 			}
 		}
 		if err == io.EOF {
-			return n, nil, nil
+			break
 		}
 		if err != nil {
-			return n, nil, err
+			rerr = err
+			break
 		}
 	}
+	rec.BackendDuration += time.Since(c.a.start)
+	if werr != nil || rerr != nil {
+		c.close(connpool.Error)
+	}
+	return werr, rerr
 }
 
 // Aborted is returned when the response had already started when the
@@ -284,16 +291,11 @@ func (c *call) respond(ctx context.Context, w http.ResponseWriter, rec *telemetr
 	if resp.length < 0 {
 		fl, _ = w.(http.Flusher)
 	}
-	n, werr, rerr := c.copyBody(w, fl)
-	rec.BytesOut += n
-	rec.BackendDuration += time.Since(c.a.start)
-	switch {
+	switch werr, rerr := c.copyBody(w, fl, rec); {
 	case werr != nil:
-		c.close(connpool.Error)
 		rec.Error = string(failure.ClientConnectionFailure)
 		return nil
 	case rerr != nil:
-		c.close(connpool.Error)
 		fe := bodyFailure(ctx, rerr)
 		if fe.Reason == failure.ClientConnectionFailure {
 			// The client left mid-body (a long poll, a stream): the
