@@ -34,7 +34,6 @@ type exchange interface {
 // attempt is one try of a request on one pooled connection: what an
 // exchange reads and fills.
 type attempt struct {
-	ctx  context.Context
 	req  *Request
 	ep   *upstream.Endpoint
 	conn *connpool.Conn

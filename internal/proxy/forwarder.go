@@ -75,7 +75,7 @@ func (f *Forwarder) put(c *call) {
 		return
 	}
 	c.req, c.fwd = Request{}, Forwarded{}
-	c.a.ctx, c.a.req, c.a.ep, c.a.conn, c.a.resp, c.a.stop = nil, nil, nil, nil, respHead{}, nil
+	c.a.req, c.a.ep, c.a.conn, c.a.resp, c.a.stop = nil, nil, nil, respHead{}, nil
 	c.nc = nil
 	f.calls.Put(c)
 }
@@ -101,7 +101,7 @@ func (f *Forwarder) send(ctx context.Context, c *call, t *upstream.Target, rec *
 		return failure.New(failure.InternalError, "no exchange for protocol "+s.Protocol.String(), nil)
 	}
 	a := &c.a
-	a.ctx, a.req, a.timeout = ctx, &c.req, s.ResponseTimeout
+	a.req, a.timeout = &c.req, s.ResponseTimeout
 	if c.req.Body != nil {
 		rec.BytesIn = int64(len(c.req.Body))
 	}
