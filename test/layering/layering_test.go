@@ -55,6 +55,11 @@ var rules = []rule{
 		from: []string{"internal/doctor/..."},
 		deny: []string{"internal/gateway/..."},
 	},
+	{
+		name: "matching and the outbound request do not import each other",
+		from: []string{"internal/route", "internal/proxy"},
+		deny: []string{"internal/route", "internal/proxy"},
+	},
 }
 
 // graph maps each weir package (module-relative, "." for the root) to
