@@ -4,6 +4,7 @@
 //	weir validate -c FILE       check a config; FILE:LINE:COL for each problem
 //	weir demo-backend -listen ADDR
 //	weir doctor -admin URL | -log FILE [-json]
+//	weir schema                 the config's JSON Schema
 //	weir version
 package main
 
@@ -42,6 +43,7 @@ Usage:
                                 run the built-in demo backend (default 127.0.0.1:9000)
   weir doctor [-admin URL] [-log FILE] [-json]
                                 name the cause of backend trouble from a running instance or a request log
+  weir schema                   print the config's JSON Schema (for editors: weir.schema.json)
   weir version                  print the version
 
 Run 'weir COMMAND --help' for a command's flags.
@@ -68,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(args[1:], stdout, stderr)
 	case "doctor":
 		return doctor.Main(context.Background(), args[1:], stdout, stderr)
+	case "schema":
+		return cmdSchema(args[1:], stdout, stderr)
 	case "version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -145,6 +149,21 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d APIs)\n", *file, len(cfg.APIs))
+	return 0
+}
+
+func cmdSchema(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if code, done := parse(fs, args, stdout, "weir schema\n\nPrint the JSON Schema (draft 2020-12) of the config file, generated from the decoder's own tables: every key, its type, default and a one-line description. Editors with the YAML language server use it through a first line like\n  # yaml-language-server: $schema=weir.schema.json\n"); done {
+		return code
+	}
+	b, err := config.Schema()
+	if err != nil {
+		fmt.Fprintf(stderr, "weir schema: %v\n", err)
+		return 1
+	}
+	_, _ = stdout.Write(b)
 	return 0
 }
 

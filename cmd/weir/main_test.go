@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -15,6 +16,7 @@ func TestHelpOnce(t *testing.T) {
 		{"demo-backend", "weir demo-backend [-listen ADDR]"},
 		{"version", "weir version"},
 		{"doctor", "weir doctor"},
+		{"schema", "weir schema"},
 	} {
 		t.Run(cmd.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -33,5 +35,22 @@ func TestHelpOnce(t *testing.T) {
 				t.Errorf("bad flag: got stderr %q, stdout %q; want the error and the help once on stderr", errb.String(), out.String())
 			}
 		})
+	}
+}
+
+// TestSchemaCommand checks that weir schema prints the schema the examples
+// point at (the committed weir.schema.json; internal/config's test keeps
+// that file current).
+func TestSchemaCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"schema"}, &out, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("weir schema: got exit %d, stderr %q; want 0 and nothing", code, errb.String())
+	}
+	want, err := os.ReadFile("../../weir.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("weir schema: got %d bytes that differ from weir.schema.json (%d bytes)", out.Len(), len(want))
 	}
 }

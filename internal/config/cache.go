@@ -96,8 +96,8 @@ func (d *decoder) cacheKindFields(p *Policy, lookup, store bool) []field {
 	c := &Cache{Heuristic: true, MaxEntryBytes: DefaultCacheMaxEntryBytes, KeepStale: DefaultCacheKeepStale, RequestDirectives: true, SurrogateControl: true}
 	p.Cache = c
 	fields := []field{
-		d.listField("vary_by_headers", &c.VaryByHeaders),
-		{"vary_by_query", func(p string, n *yaml.Node) {
+		d.listField("vary_by_headers", &c.VaryByHeaders).about("Request headers added to the cache key, as if the backend had listed them in Vary."),
+		{name: "vary_by_query", decode: func(p string, n *yaml.Node) {
 			// Unlike listField, an empty list stays non-nil: "vary_by_query:
 			// []" ignores the whole query, an absent one keeps it all.
 			var l []string
@@ -106,21 +106,21 @@ func (d *decoder) cacheKindFields(p *Policy, lookup, store bool) []field {
 				l = []string{}
 			}
 			c.VaryByQuery = l
-		}},
-		d.boolField("surrogate_control", &c.SurrogateControl),
+		}, schema: func() jsonSchema { return listSchema(stringSchema()) }, doc: "Key by these query parameters only, ignoring the others; [] ignores the query. Default: the whole query."},
+		d.boolField("surrogate_control", &c.SurrogateControl).about(`Send Surrogate-Capability: weir="Surrogate/1.0" and obey a Surrogate-Control response header's max-age and no-store over Cache-Control.`),
 	}
 	if lookup {
 		fields = append(fields,
-			d.boolField("request_directives", &c.RequestDirectives),
-			d.durationField("stale_if_error", &c.StaleIfError),
+			d.boolField("request_directives", &c.RequestDirectives).about("Honour the client's Cache-Control (no-cache, max-age, only-if-cached ...); false shields the backend."),
+			d.durationField("stale_if_error", &c.StaleIfError).about("How stale a stored response may be and still be served when the backend fails (unreachable, or 500, 502, 503, 504); 0: only by the response's own stale-if-error."),
 		)
 	}
 	if store {
 		fields = append(fields,
-			d.durationField("default_ttl", &c.DefaultTTL),
-			d.boolField("heuristic", &c.Heuristic),
-			field{"max_entry_bytes", func(p string, n *yaml.Node) { d.size(p, n, &c.MaxEntryBytes) }},
-			d.durationField("keep_stale", &c.KeepStale),
+			d.durationField("default_ttl", &c.DefaultTTL).about("Freshness for a response that has none and nothing forbidding storage; 0: none (the heuristic applies)."),
+			d.boolField("heuristic", &c.Heuristic).about("Without explicit freshness: 10% of the time since Last-Modified, at most a day."),
+			d.sizeField("max_entry_bytes", &c.MaxEntryBytes).about("The largest body stored; larger responses pass unstored. Must be > 0."),
+			d.durationField("keep_stale", &c.KeepStale).about("How long a response is kept after it became stale, to be revalidated or served under stale_if_error; 0: dropped when stale."),
 		)
 	}
 	return fields

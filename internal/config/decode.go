@@ -32,6 +32,15 @@ type decoder struct {
 	// bad holds the paths whose values failed to decode. Validation skips
 	// them and everything under them, so one mistake is reported once.
 	bad map[string]bool
+	// defs, undocumented and at are Schema's: the shared definitions, the
+	// keys found without a schema or description, and the dotted path of
+	// the mapping being described.
+	defs         map[string]jsonSchema
+	undocumented []string
+	at           string
+	// keys, when not nil, records the keys of every table mapping decodes
+	// with, by path: the schema's test compares them with the schema.
+	keys map[string][]string
 	// work counts the nodes decoded, up to limit. Without aliases a file
 	// cannot hold more nodes than bytes; aliases may repeat a block, but a
 	// "billion laughs" file must not make Load run for hours.
@@ -64,11 +73,34 @@ func (d *decoder) visit(n int) bool {
 	return true
 }
 
-// field is one key of a YAML mapping and how to decode its value. A struct's
-// decoder is its table of fields: a new key is a new row.
+// field is one key of a YAML mapping: how to decode its value, and what the
+// schema says of it. A struct's decoder is its table of fields: a new key is
+// a new row, and `weir schema` is generated from the same rows (schema.go).
 type field struct {
 	name   string
 	decode func(path string, n *yaml.Node)
+	// schema returns the JSON Schema of the value, read when the schema is
+	// generated (so a default is the value the row decodes over). A row
+	// without one makes Schema fail.
+	schema func() jsonSchema
+	// doc is the key's one-line description in the schema: what it does,
+	// its default and what zero means, as in the field's doc comment (the
+	// reference) in fewer words.
+	doc string
+	// required marks a key the checker insists on, for editors.
+	required bool
+}
+
+// about returns f with its one-line description.
+func (f field) about(doc string) field {
+	f.doc = doc
+	return f
+}
+
+// need returns f marked as required.
+func (f field) need() field {
+	f.required = true
+	return f
 }
 
 // property is an Apigee-style property that sets a transport field, given in
@@ -99,54 +131,81 @@ func targetProperties() []property {
 
 // config decodes the document's root into c, which holds the defaults.
 func (d *decoder) config(root *yaml.Node, c *Config) {
-	d.mapping("", root, []field{
-		d.strField("listen", &c.Listen),
-		d.durationField("drain_timeout", &c.DrainTimeout),
-		{"admin", func(p string, n *yaml.Node) {
-			d.mapping(p, n, []field{d.strField("listen", &c.Admin.Listen), d.strField("token", &c.Admin.Token)})
-		}},
-		{"log", func(p string, n *yaml.Node) {
-			d.mapping(p, n, []field{d.strField("requests", &c.Log.Requests)})
-		}},
+	d.mapping("", root, d.configFields(c))
+}
+
+// configFields are the top-level keys.
+func (d *decoder) configFields(c *Config) []field {
+	return []field{
+		d.strField("listen", &c.Listen).about("Address client traffic is served on (host:port)."),
+		d.durationField("drain_timeout", &c.DrainTimeout).about("On SIGTERM/SIGINT, how long in-flight requests may finish before weir exits anyway; 0: exit without waiting."),
+		d.mapField("admin", func() []field {
+			return []field{
+				d.strField("listen", &c.Admin.Listen).about(`Admin API address (host:port); "off" disables it.`),
+				d.strField("token", &c.Admin.Token).about("Bearer token the admin API requires on every route but /healthz, /readyz and the status page's static files; required when admin.listen is not loopback. Default none."),
+			}
+		}, nil).about("The admin listener: /status, /pools, /metrics, /reload, the status page."),
+		d.mapField("log", func() []field {
+			return []field{
+				d.strField("requests", &c.Log.Requests).about(`Request log: "stdout", "stderr", "off", or a file path (appended); one JSON object per line.`),
+			}
+		}, nil).about("The request log."),
 		// transport comes before apis: targets start from its values.
-		{"transport", func(p string, n *yaml.Node) {
-			d.transport(p, n, &c.Transport, gatewayProperties())
-		}},
-		{"apis", func(p string, n *yaml.Node) { d.apis(p, n, c) }},
-		{"store", func(p string, n *yaml.Node) { d.storeBlock(p, n, &c.Store) }},
-		{"policies", func(p string, n *yaml.Node) { d.policies(p, n, &c.Policies) }},
-	})
+		d.transportField("transport", &c.Transport, gatewayProperties()).about("Defaults for every target's backend connections; a target's own transport overrides them key by key."),
+		{name: "apis", decode: func(p string, n *yaml.Node) { d.apis(p, n, c) }, schema: func() jsonSchema {
+			s := listSchema(d.objectSchema(d.apiFields(newAPI(&c.Transport))))
+			s["minItems"] = 1
+			return s
+		}, doc: "The APIs clients call (at least one).", required: true},
+		{name: "store", decode: func(p string, n *yaml.Node) { d.storeBlock(p, n, &c.Store) }, schema: func() jsonSchema {
+			return d.objectSchema(d.storeFields(&c.Store))
+		}, doc: "Where policies keep state (counters, cached responses): memory (default, per instance) or redis (shared by every instance)."},
+		d.policiesField("policies", &c.Policies).about("Gateway-wide policies: inbound ones run before every API's own, outbound and on_error ones after."),
+	}
+}
+
+// transportField is a transport block decoded over t (which holds the
+// inherited values); known are the Apigee properties it accepts.
+func (d *decoder) transportField(name string, t *Transport, known []property) field {
+	return field{name: name, decode: func(p string, n *yaml.Node) { d.transport(p, n, t, known) }, schema: func() jsonSchema {
+		return d.objectSchema(d.transportFields(t, known))
+	}}
 }
 
 // transport decodes a transport block over t, which holds the inherited
 // values, then folds in the block's own properties.
 func (d *decoder) transport(path string, n *yaml.Node, t *Transport, known []property) {
-	d.mapping(path, n, []field{
-		d.durationField("connect_timeout", &t.ConnectTimeout),
-		d.durationField("response_timeout", &t.ResponseTimeout),
-		d.durationField("keepalive_timeout", &t.KeepaliveTimeout),
-		d.intField("max_connections", &t.MaxConnections),
-		d.intField("max_idle", &t.MaxIdle),
-		d.durationField("queue_timeout", &t.QueueTimeout),
-		d.intField("max_requests_per_connection", &t.MaxRequestsPerConnection),
-		d.durationField("max_connection_lifetime", &t.MaxConnectionLifetime),
-		d.durationField("resolve_interval", &t.ResolveInterval),
-		d.listField("source_addresses", &t.SourceAddresses),
-		d.strField("egress_proxy", &t.EgressProxy),
-		{"tls", func(p string, n *yaml.Node) { d.mapping(p, n, d.tlsFields(&t.TLS)) }},
-		d.propertiesField("properties", &t.Properties, known),
-	})
+	d.mapping(path, n, d.transportFields(t, known))
 	d.fold(join(path, "properties"), t.Properties, path, t, known)
+}
+
+// transportFields are the keys of a transport block.
+func (d *decoder) transportFields(t *Transport, known []property) []field {
+	return []field{
+		d.durationField("connect_timeout", &t.ConnectTimeout).about("Bound on TCP connect + TLS handshake + CONNECT through a proxy; must be > 0."),
+		d.durationField("response_timeout", &t.ResponseTimeout).about("From the request's last byte written to the response head; 0: no deadline. Past it: 504 BackendTimeout."),
+		d.durationField("keepalive_timeout", &t.KeepaliveTimeout).about("How long an idle backend connection is kept; 0 turns keep-alive off (a connection and an outbound port per request; weir validate warns)."),
+		d.intField("max_connections", &t.MaxConnections).about("Cap on connections (active + idle + dialing) per destination; requests over it wait FIFO. 0: unlimited."),
+		d.intField("max_idle", &t.MaxIdle).about("Cap on idle connections per destination; extra ones close on release. 0: no cap of its own."),
+		d.durationField("queue_timeout", &t.QueueTimeout).about("How long a request may wait under max_connections before 503 ConnectionLimitReached; 0: fail at once."),
+		d.intField("max_requests_per_connection", &t.MaxRequestsPerConnection).about("Close a connection after this many requests; 0: unlimited."),
+		d.durationField("max_connection_lifetime", &t.MaxConnectionLifetime).about("Close a connection (when idle) after this age, with up to 10% jitter; 0: unlimited."),
+		d.durationField("resolve_interval", &t.ResolveInterval).about("How often endpoint host names are re-resolved (vanished addresses are drained); 0: resolve once, at load."),
+		d.listField("source_addresses", &t.SourceAddresses).about("Local IPs outbound connections bind to, round-robin: each multiplies the (source, destination) port tuples. Default: the kernel picks."),
+		d.strField("egress_proxy", &t.EgressProxy).about("Forward proxy http://host:port: plain HTTP in absolute form, HTTPS through pooled CONNECT tunnels. Default: direct."),
+		d.mapField("tls", func() []field { return d.tlsFields(&t.TLS) }, nil).about("TLS to https:// endpoints."),
+		d.propertiesField("properties", &t.Properties, known).about("Apigee-style names for the settings above, in integer milliseconds; a setting given both ways is an error."),
+	}
 }
 
 // tlsFields are the keys of a TLS block, for backends and for the store.
 func (d *decoder) tlsFields(t *TLS) []field {
 	return []field{
-		d.strField("server_name", &t.ServerName),
-		d.strField("ca_file", &t.CAFile),
-		d.strField("cert_file", &t.CertFile),
-		d.strField("key_file", &t.KeyFile),
-		d.boolField("insecure_skip_verify", &t.InsecureSkipVerify),
+		d.strField("server_name", &t.ServerName).about("SNI and the name verified. Default: the endpoint's (or Redis address's) host."),
+		d.strField("ca_file", &t.CAFile).about("PEM bundle of CAs to trust. Default: the system roots."),
+		d.strField("cert_file", &t.CertFile).about("Client certificate (PEM) for mutual TLS; with key_file. Default none."),
+		d.strField("key_file", &t.KeyFile).about("Client certificate's key (PEM); with cert_file. Default none."),
+		d.boolField("insecure_skip_verify", &t.InsecureSkipVerify).about("Turn certificate verification off (weir validate warns)."),
 	}
 }
 
@@ -191,31 +250,39 @@ func (d *decoder) apis(path string, n *yaml.Node, c *Config) {
 	}
 }
 
-// api decodes one API; its target starts from the gateway transport gw.
-func (d *decoder) api(path string, n *yaml.Node, a *API, gw *Transport) {
-	a.Pos = d.pos(n)
+// newAPI returns an API whose target starts from the gateway transport gw.
+func newAPI(gw *Transport) *API {
+	a := &API{}
 	a.Target.Transport = gw.clone()
 	a.Target.Transport.Properties = nil // properties stay where they were written
-	d.mapping(path, n, []field{
-		d.strField("name", &a.Name),
-		d.strField("base_path", &a.BasePath),
-		d.listField("hosts", &a.Hosts),
-		{"target", func(p string, n *yaml.Node) { d.target(p, n, &a.Target) }},
-		{"policies", func(p string, n *yaml.Node) { d.policies(p, n, &a.Policies) }},
-	})
+	return a
 }
 
-// target decodes a target whose Transport holds the inherited values.
-func (d *decoder) target(path string, n *yaml.Node, t *Target) {
-	tp := join(path, "transport")
-	d.mapping(path, n, []field{
-		d.listField("endpoints", &t.Endpoints),
-		{"transport", func(p string, n *yaml.Node) {
-			d.transport(p, n, &t.Transport, targetProperties())
-		}},
-		d.propertiesField("properties", &t.Properties, targetProperties()),
-	})
-	d.fold(join(path, "properties"), t.Properties, tp, &t.Transport, targetProperties())
+// api decodes one API; its target starts from the gateway transport gw.
+func (d *decoder) api(path string, n *yaml.Node, a *API, gw *Transport) {
+	*a = *newAPI(gw)
+	a.Pos = d.pos(n)
+	d.mapping(path, n, d.apiFields(a))
+}
+
+// apiFields are the keys of an API.
+func (d *decoder) apiFields(a *API) []field {
+	t := &a.Target
+	return []field{
+		d.strField("name", &a.Name).about("Unique name (letters, digits, _ . -); in logs and metrics.").need(),
+		d.strField("base_path", &a.BasePath).about("Path prefix, matched on a segment boundary (longest first) and replaced by the endpoint's path.").need(),
+		d.listField("hosts", &a.Hosts).about("Host header values this API serves (port ignored; *.example.com matches one label). Default: any host."),
+		d.mapField("target", func() []field {
+			return []field{
+				d.listField("endpoints", &t.Endpoints).about("Backend base URLs (http:// or https://), spread round-robin; a host name resolves to all its addresses.").need(),
+				d.transportField("transport", &t.Transport, targetProperties()).about("This target's transport, over the gateway's key by key."),
+				d.propertiesField("properties", &t.Properties, targetProperties()).about("Apigee-style transport names for this target, in integer milliseconds."),
+			}
+		}, func(p string) {
+			d.fold(join(p, "properties"), t.Properties, join(p, "transport"), &t.Transport, targetProperties())
+		}).about("Where the API's requests go.").need(),
+		d.policiesField("policies", &a.Policies).about("The API's policies: its inbound ones run after the gateway's, its outbound and on_error ones before."),
+	}
 }
 
 // fold applies the Apigee properties props (written at propsPath) to t, the
@@ -259,6 +326,11 @@ func (d *decoder) fold(propsPath string, props map[string]string, tpath string, 
 // every known key, then decodes the values in the table's order, so a row
 // may rely on an earlier one. A null value is an empty mapping.
 func (d *decoder) mapping(path string, n *yaml.Node, fields []field) {
+	if d.keys != nil {
+		for _, f := range fields {
+			d.keys[path] = append(d.keys[path], f.name)
+		}
+	}
 	n = resolve(n)
 	if isNull(n) {
 		return
@@ -311,43 +383,73 @@ func (d *decoder) mapping(path string, n *yaml.Node, fields []field) {
 }
 
 func (d *decoder) strField(name string, out *string) field {
-	return field{name, func(p string, n *yaml.Node) { d.str(p, n, out) }}
+	return field{name: name, decode: func(p string, n *yaml.Node) { d.str(p, n, out) }, schema: func() jsonSchema {
+		return withDefault(stringSchema(), *out, *out != "")
+	}}
 }
 
 func (d *decoder) durationField(name string, out *time.Duration) field {
-	return field{name, func(p string, n *yaml.Node) { d.duration(p, n, out) }}
+	return field{name: name, decode: func(p string, n *yaml.Node) { d.duration(p, n, out) }, schema: func() jsonSchema {
+		return withDefault(durationSchema(), formatDuration(*out), *out != 0)
+	}}
 }
 
 func (d *decoder) intField(name string, out *int) field {
-	return field{name, func(p string, n *yaml.Node) { d.integer(p, n, out) }}
+	return field{name: name, decode: func(p string, n *yaml.Node) { d.integer(p, n, out) }, schema: func() jsonSchema {
+		return withDefault(integerSchema(), *out, *out != 0)
+	}}
 }
 
 func (d *decoder) boolField(name string, out *bool) field {
-	return field{name, func(p string, n *yaml.Node) { d.boolean(p, n, out) }}
+	return field{name: name, decode: func(p string, n *yaml.Node) { d.boolean(p, n, out) }, schema: func() jsonSchema {
+		return withDefault(boolSchema(), *out, true)
+	}}
 }
 
 func (d *decoder) listField(name string, out *[]string) field {
-	return field{name, func(p string, n *yaml.Node) { d.list(p, n, out) }}
+	return field{name: name, decode: func(p string, n *yaml.Node) { d.list(p, n, out) }, schema: func() jsonSchema {
+		return withDefault(listSchema(stringSchema()), *out, len(*out) > 0)
+	}}
+}
+
+func (d *decoder) sizeField(name string, out *int64) field {
+	return field{name: name, decode: func(p string, n *yaml.Node) { d.size(p, n, out) }, schema: func() jsonSchema {
+		return withDefault(sizeSchema(), formatSize(*out), *out != 0)
+	}}
+}
+
+// mapField is a key whose value is a mapping with the given fields; then,
+// when not nil, runs after the mapping was decoded.
+func (d *decoder) mapField(name string, fields func() []field, then func(path string)) field {
+	return field{name: name, decode: func(p string, n *yaml.Node) {
+		d.mapping(p, n, fields())
+		if then != nil {
+			then(p)
+		}
+	}, schema: func() jsonSchema { return d.objectSchema(fields()) }}
 }
 
 // propertiesField decodes a properties mapping whose keys must be known properties.
 func (d *decoder) propertiesField(name string, out *map[string]string, known []property) field {
-	return field{name, func(p string, n *yaml.Node) {
-		m := make(map[string]string)
+	rows := func(m map[string]string) []field {
 		fields := make([]field, len(known))
 		for i, a := range known {
-			fields[i] = field{a.name, func(p string, n *yaml.Node) {
+			fields[i] = field{name: a.name, decode: func(p string, n *yaml.Node) {
 				var s string
 				if d.str(p, n, &s) {
 					m[a.name] = s
 				}
-			}}
+			}, schema: millisSchema, doc: "Sets " + a.field + ", in integer milliseconds."}
 		}
-		d.mapping(p, n, fields)
+		return fields
+	}
+	return field{name: name, decode: func(p string, n *yaml.Node) {
+		m := make(map[string]string)
+		d.mapping(p, n, rows(m))
 		if len(m) > 0 {
 			*out = m
 		}
-	}}
+	}, schema: func() jsonSchema { return d.objectSchema(rows(nil)) }}
 }
 
 // scalar returns the value of the scalar n after ${ENV} substitution. what

@@ -71,17 +71,7 @@ func parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	c := &Config{
-		File:         name,
-		Hash:         hex.EncodeToString(sum[:]),
-		Listen:       DefaultListen,
-		DrainTimeout: DefaultDrainTimeout,
-		Admin:        Admin{Listen: DefaultAdminListen},
-		Log:          Log{Requests: DefaultRequestLog},
-		Transport:    DefaultTransport(),
-		Store:        DefaultStore(),
-	}
+	c := defaultConfig(name, data)
 	d := newDecoder(name, data, lookup)
 	d.config(root, c)
 	normalize(c)
@@ -94,6 +84,22 @@ func parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 		c.Warnings = k.warns.sorted()
 	}
 	return c, nil
+}
+
+// defaultConfig is what a file named name with bytes data decodes over:
+// the defaults of every top-level setting.
+func defaultConfig(name string, data []byte) *Config {
+	sum := sha256.Sum256(data)
+	return &Config{
+		File:         name,
+		Hash:         hex.EncodeToString(sum[:]),
+		Listen:       DefaultListen,
+		DrainTimeout: DefaultDrainTimeout,
+		Admin:        Admin{Listen: DefaultAdminListen},
+		Log:          Log{Requests: DefaultRequestLog},
+		Transport:    DefaultTransport(),
+		Store:        DefaultStore(),
+	}
 }
 
 // parseYAML returns the root node of the file's single YAML document, nil

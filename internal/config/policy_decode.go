@@ -59,31 +59,47 @@ func kindNames() []string {
 // storeBlock decodes the top-level store block over s (the defaults).
 func (d *decoder) storeBlock(path string, n *yaml.Node, s *Store) {
 	s.Pos = d.pos(resolve(n))
-	d.mapping(path, n, []field{
-		d.strField("kind", &s.Kind),
-		d.intField("max_keys", &s.MaxKeys),
-		d.strField("address", &s.Address),
-		d.listField("cluster", &s.Cluster),
-		d.strField("username", &s.Username),
-		d.strField("password", &s.Password),
-		d.intField("db", &s.DB),
-		{"tls", func(p string, n *yaml.Node) {
-			d.mapping(p, n, append([]field{d.boolField("enabled", &s.TLS.Enabled)}, d.tlsFields(&s.TLS.TLS)...))
-		}},
-		d.durationField("timeout", &s.Timeout),
-		d.intField("pool_size", &s.PoolSize),
-		d.strField("key_prefix", &s.KeyPrefix),
-		{"cache_max_bytes", func(p string, n *yaml.Node) { d.size(p, n, &s.CacheMaxBytes) }},
-	})
+	d.mapping(path, n, d.storeFields(s))
 }
 
-// policies decodes a policies block (gateway-wide or an API's).
-func (d *decoder) policies(path string, n *yaml.Node, ps *Policies) {
-	d.mapping(path, n, []field{
-		{"inbound", func(p string, n *yaml.Node) { d.policyList(p, n, &ps.Inbound) }},
-		{"outbound", func(p string, n *yaml.Node) { d.policyList(p, n, &ps.Outbound) }},
-		{"on_error", func(p string, n *yaml.Node) { d.policyList(p, n, &ps.OnError) }},
-	})
+// storeFields are the keys of the store block.
+func (d *decoder) storeFields(s *Store) []field {
+	return []field{
+		d.strField("kind", &s.Kind).oneOf(StoreMemory, StoreRedis).about("memory: in the process, exact, per instance. redis: shared by every instance pointed at the same Redis."),
+		d.intField("max_keys", &s.MaxKeys).about("memory: the most keys held; when full, the keys closest to expiry go first."),
+		d.strField("address", &s.Address).about("redis: host:port of one server (or set cluster)."),
+		d.listField("cluster", &s.Cluster).about("redis: Redis Cluster seed nodes (host:port); set address or cluster."),
+		d.strField("username", &s.Username).about("redis: AUTH user. Default none."),
+		d.strField("password", &s.Password).about("redis: AUTH password; use ${VAR} to keep it out of the file. Default none."),
+		d.intField("db", &s.DB).about("redis: database number (not with cluster). Default 0."),
+		d.mapField("tls", func() []field {
+			return append([]field{d.boolField("enabled", &s.TLS.Enabled).about("TLS to Redis.")}, d.tlsFields(&s.TLS.TLS)...)
+		}, nil).about("redis: TLS to Redis."),
+		d.durationField("timeout", &s.Timeout).about("redis: bound on each command and connect; 0 means the default, not no timeout."),
+		d.intField("pool_size", &s.PoolSize).about("redis: connections per node; 0: 10 per CPU."),
+		d.strField("key_prefix", &s.KeyPrefix).about("redis: prefix of every key weir writes."),
+		d.sizeField("cache_max_bytes", &s.CacheMaxBytes).about("memory: the most bytes of cached responses held, least recently used dropped first; 0 means the default."),
+	}
+}
+
+// policiesField is a policies block (gateway-wide or an API's).
+func (d *decoder) policiesField(name string, ps *Policies) field {
+	lists := func() []field {
+		return []field{
+			d.policyListField("inbound", &ps.Inbound).about("Policies run before the backend, in order."),
+			d.policyListField("outbound", &ps.Outbound).about("Policies that see the backend's response, in order."),
+			d.policyListField("on_error", &ps.OnError).about("Policies run when the request failed before a response (no built-in kind runs there yet)."),
+		}
+	}
+	return d.mapField(name, lists, nil)
+}
+
+// policyListField is one list of policies: list is also the name the
+// kinds table uses for it.
+func (d *decoder) policyListField(list string, out *[]Policy) field {
+	return field{name: list, decode: func(p string, n *yaml.Node) { d.policyList(p, n, out) }, schema: func() jsonSchema {
+		return d.policyListSchema(list)
+	}}
 }
 
 // policyList decodes one list of policies. Items keep their index, so
@@ -138,38 +154,46 @@ func (d *decoder) policy(path string, n *yaml.Node, pol *Policy) {
 		d.fail(path, d.pos(kindNode), "%s", msg)
 		return
 	}
-	fields := []field{
-		d.strField("name", &pol.Name),
-		d.strField("kind", &pol.Kind),
-		{"when", func(p string, n *yaml.Node) { d.when(p, n, &pol.When) }},
-	}
-	d.mapping(path, n, append(fields, pk.fields(d, pol)...))
+	d.mapping(path, n, append(d.commonPolicyFields(pol), pk.fields(d, pol)...))
 	if pol.Name == "" {
 		pol.Name = pol.Kind
 	}
 }
 
-// when decodes a condition.
-func (d *decoder) when(path string, n *yaml.Node, w *When) {
-	d.mapping(path, n, []field{
-		d.listField("methods", &w.Methods),
-		d.listField("paths", &w.Paths),
-		d.listField("headers_present", &w.HeadersPresent),
-		d.listField("headers_absent", &w.HeadersAbsent),
-	})
+// commonPolicyFields are the keys every policy has.
+func (d *decoder) commonPolicyFields(pol *Policy) []field {
+	w := &pol.When
+	return []field{
+		d.strField("name", &pol.Name).about("Unique within one policies block; state is kept per scope and name. Default: the kind."),
+		d.strField("kind", &pol.Kind).about("The policy kind.").need(),
+		d.mapField("when", func() []field {
+			return []field{
+				d.listField("methods", &w.Methods).about("Run only for these methods. Default: any."),
+				d.listField("paths", &w.Paths).about("Run only for these request paths: exact, or a prefix ending in * (/orders/*). Default: any."),
+				d.listField("headers_present", &w.HeadersPresent).about("Run only when all these request headers are present."),
+				d.listField("headers_absent", &w.HeadersAbsent).about("Run only when none of these request headers is present."),
+			}
+		}, nil).about("Run the policy only for matching requests (every part given must match)."),
+	}
+}
+
+// onStoreErrorField is the on_store_error key of policies that use the
+// store.
+func (d *decoder) onStoreErrorField(out *string) field {
+	return d.strField("on_store_error", out).oneOf(OnStoreErrorAllow, OnStoreErrorDeny).about("When the store cannot decide: allow lets the request through, deny answers 503 StoreUnavailable.")
 }
 
 func (d *decoder) rateLimitFields(p *Policy) []field {
 	r := &RateLimit{Headers: true, OnStoreError: OnStoreErrorAllow}
 	p.RateLimit = r
 	return []field{
-		d.intField("calls", &r.Calls),
-		d.durationField("period", &r.Period),
-		d.intField("burst", &r.Burst),
-		d.keyField("key", &r.Key),
-		d.boolField("headers", &r.Headers),
-		d.intField("batch", &r.Batch),
-		d.strField("on_store_error", &r.OnStoreError),
+		d.intField("calls", &r.Calls).about("Calls per period per key, > 0.").need(),
+		d.durationField("period", &r.Period).about("The span calls are spread over, >= 1ms.").need(),
+		d.intField("burst", &r.Burst).about("Calls that may pass back to back after a quiet spell, 1..calls; 0 means calls."),
+		d.keyField("key", &r.Key).about("What is counted separately: ip, header:NAME, query:NAME, consumer; [] is one counter for everyone. Default [ip]."),
+		d.boolField("headers", &r.Headers).about("RateLimit-* headers on allowed responses too (a 429 always has them)."),
+		d.intField("batch", &r.Batch).about("Calls an instance takes from the store at once and spends locally for up to 1s, 1..burst; 0 means 1 (exact)."),
+		d.onStoreErrorField(&r.OnStoreError),
 	}
 }
 
@@ -177,14 +201,14 @@ func (d *decoder) quotaFields(p *Policy) []field {
 	q := &Quota{Window: WindowCalendar, OnStoreError: OnStoreErrorAllow}
 	p.Quota = q
 	return []field{
-		d.intField("calls", &q.Calls),
-		{"bytes", func(p string, n *yaml.Node) { d.size(p, n, &q.Bytes) }},
-		d.strField("period", &q.Period),
-		d.strField("window", &q.Window),
-		d.keyField("key", &q.Key),
-		d.boolField("headers", &q.Headers),
-		d.intField("batch", &q.Batch),
-		d.strField("on_store_error", &q.OnStoreError),
+		d.intField("calls", &q.Calls).about("Calls per period per key; 0: not counted. At least one of calls and bytes."),
+		d.sizeField("bytes", &q.Bytes).about("Response body bytes per period per key (1048576, 10MB, 1GiB); 0: not counted."),
+		d.strField("period", &q.Period).oneOf(PeriodHour, PeriodDay, PeriodWeek, PeriodMonth).about("The quota's period.").need(),
+		d.strField("window", &q.Window).oneOf(WindowCalendar, WindowRolling).about("calendar: resets at each UTC hour, day, ISO week or month; rolling: the last period, in 60 slots."),
+		d.keyField("key", &q.Key).about("What is counted separately: ip, header:NAME, query:NAME, consumer; [] is one counter for everyone. Default [ip]."),
+		d.boolField("headers", &q.Headers).about("RateLimit-* headers (for calls) on allowed responses."),
+		d.intField("batch", &q.Batch).about("Calls an instance takes from the store at once and spends locally for up to 1s, 1..calls; 0 means 1 (exact)."),
+		d.onStoreErrorField(&q.OnStoreError),
 	}
 }
 
@@ -192,10 +216,10 @@ func (d *decoder) spikeArrestFields(p *Policy) []field {
 	s := &SpikeArrest{OnStoreError: OnStoreErrorAllow}
 	p.SpikeArrest = s
 	return []field{
-		d.strField("rate", &s.Rate),
-		d.intField("burst", &s.Burst),
-		d.keyField("key", &s.Key),
-		d.strField("on_store_error", &s.OnStoreError),
+		d.strField("rate", &s.Rate).matching(ratePattern).about("Nps (per second) or Npm (per minute): 10ps lets one call through per 100ms.").need(),
+		d.intField("burst", &s.Burst).about("Calls that may pass back to back, 1..N; 0 means 1."),
+		d.keyField("key", &s.Key).about("What is smoothed separately: ip, header:NAME, query:NAME, consumer. Default: the API (or gateway) as one."),
+		d.onStoreErrorField(&s.OnStoreError),
 	}
 }
 
@@ -203,7 +227,7 @@ func (d *decoder) spikeArrestFields(p *Policy) []field {
 // Unlike listField, an empty list stays non-nil: "key: []" means one
 // counter for all requests, while an absent key takes the kind's default.
 func (d *decoder) keyField(name string, out *[]string) field {
-	return field{name, func(p string, n *yaml.Node) {
+	return field{name: name, schema: keySchema, decode: func(p string, n *yaml.Node) {
 		n = resolve(n)
 		if n != nil && n.Kind == yaml.ScalarNode && !isNull(n) {
 			var s string
