@@ -30,11 +30,12 @@ var aLongTimeAgo = time.Unix(1, 0)
 type connState uint8
 
 const (
-	connNew    connState = iota // dialed, not yet placed
-	connIdle                    // on the idle list
-	connTaking                  // taken by Get, its watcher being stopped
-	connActive                  // handed out for an exchange
-	connClosed                  // retired and counted
+	connNew     connState = iota // dialed, not yet placed
+	connIdle                     // on the idle list
+	connTaking                   // taken by Get, its watcher being stopped
+	connActive                   // handed out for an exchange
+	connProbing                  // idle past the learned term, out of reach of Get (Pool.probing)
+	connClosed                   // retired and counted
 )
 
 // watchState is what an idle connection's watcher is doing. Guarded by
@@ -218,7 +219,7 @@ func (c *Conn) watchIdle() {
 	p := c.pool
 	p.mu.Lock()
 	for {
-		if c.state != connIdle || c.watch != watchArmed {
+		if c.state != connIdle && c.state != connProbing || c.watch != watchArmed {
 			p.mu.Unlock()
 			return
 		}
@@ -240,7 +241,7 @@ func (c *Conn) watchIdle() {
 			p.mu.Unlock()
 			c.exited <- struct{}{}
 			return
-		case connIdle:
+		case connIdle, connProbing:
 		default: // retired meanwhile (drain, eviction)
 			p.mu.Unlock()
 			return
@@ -250,12 +251,24 @@ func (c *Conn) watchIdle() {
 			c.watch = watchArmed
 			continue
 		}
+		if c.state == connIdle && seen == seenTimeout {
+			if until, ok := p.probeUntilLocked(c, now); ok {
+				// Past the learned term: keep c, out of reach of
+				// requests, to see whether the backend still closes it.
+				p.moveLocked(c, connProbing)
+				c.retireAt = until
+				c.watch = watchArmed
+				continue
+			}
+		}
 		var reason CloseReason
-		switch seen {
-		case seenTimeout:
+		switch {
+		case c.state == connProbing:
+			reason = p.probeEndLocked(c, seen, now)
+		case seen == seenTimeout:
 			reason = p.timeoutReasonLocked(c, now)
-		case seenBackendClose:
-			p.learnLocked(now.Sub(c.quietFrom))
+		case seen == seenBackendClose:
+			p.learnLocked(now.Sub(c.quietFrom), now)
 			reason = BackendClose
 		default:
 			reason = Error

@@ -42,8 +42,9 @@ type Stats struct {
 	ReuseRatio    float64           `json:"reuse_ratio"`    // ReusedTotal / RequestsTotal (0 if none)
 	Replays       map[string]uint64 `json:"replays"`        // stale replays by verdict name, zeros included
 
-	// LearnedIdleTimeoutMS is the shortest idle time after which the
-	// backend was seen closing a connection (0 = not learned).
+	// LearnedIdleTimeoutMS is the backend's idle term as weir observed it:
+	// the shortest idle time after which it closed a connection, or what a
+	// probe found since (0 = not learned, or forgotten).
 	LearnedIdleTimeoutMS int64 `json:"learned_idle_timeout_ms"`
 	// AnnouncedKeepaliveMS is the backend's latest "Keep-Alive: timeout"
 	// (0 = none).
@@ -178,7 +179,7 @@ func (p *Pool) Stats() Stats {
 		Profile:              p.profile,
 		Draining:             p.closed,
 		Active:               p.active,
-		Idle:                 p.idleN,
+		Idle:                 p.idleCountLocked(),
 		Dialing:              p.dialing,
 		Waiting:              p.waiters.n,
 		OpenedTotal:          l.openedTotal,

@@ -40,7 +40,9 @@ type Pool struct {
 	dialing     int
 	closing     int // retired, socket close in progress: still holds a slot
 	waiters     waitQueue
-	learned     time.Duration // the backend's shortest observed idle term; 0 = none
+	learned     time.Duration // the backend's idle term, as observed; 0 = none
+	probing     *Conn         // the connection kept past the learned term, if any
+	probeAfter  time.Time     // no probe starts before this
 	announced   time.Duration // the latest Keep-Alive timeout the backend announced
 	led         ledger
 }
@@ -118,17 +120,24 @@ func (p *Pool) Get(ctx context.Context, fresh bool) (*Conn, error) {
 			p.mu.Unlock()
 			return c, nil
 		}
-		if fresh && p.atCapLocked() && p.idleHead != nil {
+		var room *Conn // an idle connection to close for a slot
+		switch {
+		case !p.atCapLocked():
+		case p.probing != nil:
+			// A probe never makes a request wait: end it for the slot.
+			room = p.probing
+		case fresh && p.idleHead != nil:
 			// A fresh connection is wanted and only idle ones hold the
 			// slots: close the longest idle to make room.
-			c := p.idleHead
-			p.retireLocked(c, IdleTimeout, time.Now())
-			p.mu.Unlock()
-			p.closeConn(c.nc)
-			p.mu.Lock()
-			continue
+			room = p.idleHead
 		}
-		break
+		if room == nil {
+			break
+		}
+		p.retireLocked(room, IdleTimeout, time.Now())
+		p.mu.Unlock()
+		p.closeConn(room.nc)
+		p.mu.Lock()
 	}
 
 	start := time.Now()
@@ -286,6 +295,10 @@ func (p *Pool) Update(s Settings) {
 		}
 		c = next
 	}
+	if c := p.probing; c != nil {
+		p.retireLocked(c, IdleTimeout, now)
+		toClose = append(toClose, c.nc)
+	}
 	p.slotFreedLocked()
 	p.mu.Unlock()
 	for _, nc := range toClose {
@@ -315,6 +328,10 @@ func (p *Pool) Drain(reason CloseReason) {
 		p.retireLocked(c, reason, now)
 		toClose = append(toClose, c.nc)
 	}
+	if c := p.probing; c != nil {
+		p.retireLocked(c, reason, now)
+		toClose = append(toClose, c.nc)
+	}
 	p.mu.Unlock()
 	p.cancelDial()
 	for _, nc := range toClose {
@@ -333,12 +350,23 @@ func (p *Pool) RecordReplay(v Verdict) {
 	p.mu.Unlock()
 }
 
-// totalLocked is what MaxConns bounds: dialing + active + idle, and retired
-// connections whose sockets are being closed. p.mu must be held.
-func (p *Pool) totalLocked() int { return p.dialing + p.active + p.idleN + p.closing }
+// totalLocked is what MaxConns bounds: dialing + active + idle (a probe
+// included), and retired connections whose sockets are being closed. p.mu
+// must be held.
+func (p *Pool) totalLocked() int { return p.heldLocked() + p.closing }
 
-// heldLocked is the connections dialing, active or idle. p.mu must be held.
-func (p *Pool) heldLocked() int { return p.dialing + p.active + p.idleN }
+// heldLocked is the connections dialing, active or idle (a probe
+// included). p.mu must be held.
+func (p *Pool) heldLocked() int { return p.dialing + p.active + p.idleCountLocked() }
+
+// idleCountLocked is the idle connections, a probe included. p.mu must be
+// held.
+func (p *Pool) idleCountLocked() int {
+	if p.probing != nil {
+		return p.idleN + 1
+	}
+	return p.idleN
+}
 
 // atCapLocked reports whether no new connection may be opened. p.mu must be
 // held.
@@ -378,6 +406,9 @@ func (p *Pool) moveLocked(c *Conn, to connState) {
 		p.unlinkIdleLocked(c)
 		p.idleN--
 		c.src.idle--
+	case connProbing:
+		p.probing = nil
+		c.src.idle--
 	case connTaking, connActive:
 		p.active--
 		c.src.active--
@@ -386,6 +417,9 @@ func (p *Pool) moveLocked(c *Conn, to connState) {
 	case connIdle:
 		p.linkIdleLocked(c)
 		p.idleN++
+		c.src.idle++
+	case connProbing:
+		p.probing = c
 		c.src.idle++
 	case connTaking, connActive:
 		p.active++
@@ -559,15 +593,81 @@ func margin(term time.Duration) time.Duration {
 // keep-alive off for the destination for good.
 const minLearnedIdle = 2 * 250 * time.Millisecond
 
+// probeInterval is how long a learned idle term stands before weir checks
+// it again with a probe (probeUntilLocked), and again after each probe the
+// backend closed.
+const probeInterval = 5 * time.Minute
+
 // learnLocked records that the backend closed a connection after it sat
-// idle for d. p.mu must be held.
-func (p *Pool) learnLocked(d time.Duration) {
+// idle for d, at now: the term only goes down here; probes let it go up.
+// p.mu must be held.
+func (p *Pool) learnLocked(d time.Duration, now time.Time) {
 	if d < minLearnedIdle {
 		return
 	}
 	if p.learned == 0 || d < p.learned {
 		p.learned = d
+		p.probeAfter = now.Add(probeInterval)
 	}
+}
+
+// probeUntilLocked decides whether idle c, whose deadline passed at now,
+// becomes the pool's probe instead of retiring, and until when. The
+// learned term only ever goes down by itself (weir retires connections
+// before the backend can show a longer one), so when it has stood for
+// probeInterval, the next connection it retires is kept instead, out of
+// reach of requests: up to twice the term (bounded by weir's own
+// keepalive_timeout, the announced term and the lifetime). Only when the
+// learned term is what retires c, and one probe at a time. p.mu must be
+// held.
+func (p *Pool) probeUntilLocked(c *Conn, now time.Time) (time.Time, bool) {
+	if p.learned <= 0 || p.probing != nil || p.closed || p.s.IdleTimeout <= 0 || now.Before(p.probeAfter) {
+		return time.Time{}, false
+	}
+	learnedAt := c.quietFrom.Add(p.learned - margin(p.learned))
+	own := c.idleSince.Add(p.s.IdleTimeout)
+	if now.Before(learnedAt) || !learnedAt.Before(own) {
+		return time.Time{}, false
+	}
+	until := minTime(own, c.quietFrom.Add(2*p.learned))
+	if c.announced > 0 {
+		if c.announced <= p.learned {
+			return time.Time{}, false // the backend said so itself
+		}
+		until = minTime(until, c.quietFrom.Add(c.announced-margin(c.announced)))
+	}
+	if exp := p.expiryLocked(c); !exp.IsZero() {
+		until = minTime(until, exp)
+	}
+	return until, until.After(now)
+}
+
+// probeEndLocked learns from the probe c what its read saw at now, and
+// returns its close reason. Closed by the backend: the idle time then is
+// the term, up or down. Still open at its deadline: the term is at least
+// that long (the next probe may start at once and go further), or, once
+// weir's own keepalive_timeout was reached, no shorter than weir's own and
+// forgotten. p.mu must be held.
+func (p *Pool) probeEndLocked(c *Conn, seen watchSeen, now time.Time) CloseReason {
+	idle := now.Sub(c.quietFrom)
+	p.probeAfter = now.Add(probeInterval)
+	switch seen {
+	case seenBackendClose:
+		if idle >= minLearnedIdle {
+			p.learned = idle
+		}
+		return BackendClose
+	case seenTimeout:
+		switch {
+		case !now.Before(c.idleSince.Add(p.s.IdleTimeout)):
+			p.learned = 0
+		case idle > p.learned:
+			p.learned = idle
+			p.probeAfter = now
+		}
+		return IdleTimeout
+	}
+	return Error
 }
 
 // expiryLocked is c's jittered end of life (zero = none). p.mu must be held.
@@ -598,7 +698,7 @@ func (p *Pool) timeoutReasonLocked(c *Conn, now time.Time) CloseReason {
 func (p *Pool) takenDeadLocked(c *Conn, now time.Time) (CloseReason, bool) {
 	switch c.seen {
 	case seenBackendClose:
-		p.learnLocked(c.seenAt.Sub(c.quietFrom))
+		p.learnLocked(c.seenAt.Sub(c.quietFrom), c.seenAt)
 		return BackendClose, true
 	case seenBytes, seenError:
 		return Error, true

@@ -594,6 +594,136 @@ func TestShortIdleCloseNotLearned(t *testing.T) {
 	})
 }
 
+// learnTerm has the backend close pool p's connection number n after it
+// sat idle for idle: p learns that term.
+func learnTerm(t *testing.T, p *Pool, b *pipeBackend, n int, idle time.Duration) {
+	t.Helper()
+	mustGet(t, p, false).Release(BackendTerms{})
+	time.Sleep(idle)
+	_ = b.server(n).Close()
+	synctest.Wait()
+	if got := p.Stats().LearnedIdleTimeoutMS; got != idle.Milliseconds() {
+		t.Fatalf("learned after a close at %v: got %dms, want %dms", idle, got, idle.Milliseconds())
+	}
+}
+
+// TestLearnedIdleTermRecovers: the backend closed idle connections after
+// 3s, then a deploy made it keep them longer than weir does. Once the
+// learned term has stood for probeInterval, the connection it retires is
+// kept as a probe (never handed out) up to twice the term; each probe that
+// survives raises the term, until it reaches weir's own keepalive_timeout
+// and is forgotten: idle connections are reused again for their full 60s.
+// Before, the term could only go down, and weir kept churning
+// connections every 2.7s for good.
+func TestLearnedIdleTermRecovers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &pipeBackend{}
+		defer b.close()
+		p := New(testDest, Settings{IdleTimeout: time.Minute}, b.dial)
+		defer p.Drain(Shutdown)
+		learnTerm(t, p, b, 1, 3*time.Second)
+		time.Sleep(probeInterval)
+
+		// The backend closes nothing any more. Each probe runs to twice the
+		// term, which then rises to it; a request meanwhile never gets the
+		// probe.
+		for i, want := range []time.Duration{6 * time.Second, 12 * time.Second, 24 * time.Second, 48 * time.Second} {
+			probe := mustGet(t, p, false)
+			probe.Release(BackendTerms{})
+			learned := time.Duration(p.Stats().LearnedIdleTimeoutMS) * time.Millisecond
+			time.Sleep(learned - margin(learned))
+			synctest.Wait()
+			if st := p.Stats(); st.Idle != 1 || closed(st, IdleTimeout) != uint64(i) {
+				t.Fatalf("probe %d at the learned term: idle/idle_timeout got %d/%d, want 1/%d (kept as the probe)", i+1, st.Idle, closed(st, IdleTimeout), i)
+			}
+			c := mustGet(t, p, false)
+			if c == probe || c.Reused() {
+				t.Fatalf("probe %d: a request got the probe (reused=%v), want a new connection", i+1, c.Reused())
+			}
+			c.Close(Shutdown)
+			time.Sleep(2*learned - (learned - margin(learned)))
+			synctest.Wait()
+			if got := time.Duration(p.Stats().LearnedIdleTimeoutMS) * time.Millisecond; got != want {
+				t.Fatalf("probe %d survived: learned got %v, want %v", i+1, got, want)
+			}
+		}
+		// The last probe reaches weir's own 60s: the term is forgotten.
+		mustGet(t, p, false).Release(BackendTerms{})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := p.Stats().LearnedIdleTimeoutMS; got != 0 {
+			t.Fatalf("after a probe reached keepalive_timeout: learned got %dms, want 0 (forgotten)", got)
+		}
+		c := mustGet(t, p, false)
+		c.Release(BackendTerms{})
+		time.Sleep(50 * time.Second)
+		synctest.Wait()
+		if got := mustGet(t, p, false); got != c || !got.Reused() {
+			t.Errorf("a connection idle 50s: got another (reused=%v), want it reused", got.Reused())
+		}
+	})
+}
+
+// TestProbeConfirmsTerm: a backend that still closes after 3s closes the
+// probe too; the term stays, the next probe waits probeInterval, and no
+// request ever got a connection past the term.
+func TestProbeConfirmsTerm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &pipeBackend{}
+		defer b.close()
+		p := New(testDest, Settings{IdleTimeout: time.Minute}, b.dial)
+		defer p.Drain(Shutdown)
+		learnTerm(t, p, b, 1, 3*time.Second)
+		time.Sleep(probeInterval)
+
+		mustGet(t, p, false).Release(BackendTerms{}) // dial 2: the probe
+		time.Sleep(3 * time.Second)
+		_ = b.server(2).Close()
+		synctest.Wait()
+		st := p.Stats()
+		if st.LearnedIdleTimeoutMS != 3000 || closed(st, BackendClose) != 2 || st.Idle != 0 {
+			t.Fatalf("probe closed at 3s: learned/backend_close/idle got %d/%d/%d, want 3000/2/0", st.LearnedIdleTimeoutMS, closed(st, BackendClose), st.Idle)
+		}
+		// Within probeInterval of that, the term retires connections again.
+		mustGet(t, p, false).Release(BackendTerms{})
+		time.Sleep(2700 * time.Millisecond)
+		synctest.Wait()
+		if st := p.Stats(); st.Idle != 0 || closed(st, IdleTimeout) != 1 {
+			t.Errorf("at 2.7s after a confirming probe: idle/idle_timeout got %d/%d, want 0/1", st.Idle, closed(st, IdleTimeout))
+		}
+	})
+}
+
+// TestProbeYieldsToWaiter: under max_connections 1 the probe holds the
+// only slot; a request does not wait for it: the probe ends at once and
+// the request gets a new connection.
+func TestProbeYieldsToWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &pipeBackend{}
+		defer b.close()
+		p := New(testDest, Settings{IdleTimeout: time.Minute, MaxConns: 1, QueueTimeout: 5 * time.Second}, b.dial)
+		defer p.Drain(Shutdown)
+		learnTerm(t, p, b, 1, 3*time.Second)
+		time.Sleep(probeInterval)
+		probe := mustGet(t, p, false)
+		probe.Release(BackendTerms{})
+		time.Sleep(2700 * time.Millisecond)
+		synctest.Wait()
+		if st := p.Stats(); st.Idle != 1 {
+			t.Fatalf("idle: got %d, want 1 (the probe)", st.Idle)
+		}
+		start := time.Now()
+		c := mustGet(t, p, false)
+		if c == probe || time.Since(start) != 0 {
+			t.Fatalf("got the probe or waited %v: want a new connection at once", time.Since(start))
+		}
+		if st := p.Stats(); closed(st, IdleTimeout) != 1 || st.Active != 1 || st.Idle != 0 {
+			t.Errorf("idle_timeout/active/idle: got %d/%d/%d, want 1/1/0", closed(st, IdleTimeout), st.Active, st.Idle)
+		}
+		c.Release(BackendTerms{})
+	})
+}
+
 // finOnInterrupt turns the read interrupted by Get into io.EOF: the backend's
 // close arrived just as Get took the connection.
 type finOnInterrupt struct{ net.Conn }

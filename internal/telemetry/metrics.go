@@ -324,7 +324,7 @@ func newPoolCollector(pools func() []connpool.Stats) *poolCollector {
 		reused:     d(MetricPoolReused, "Requests that got a connection to the destination that had served before."),
 		ratio:      d(MetricPoolReuseRatio, "Share of the destination's requests served on a reused connection, since its pool began (0..1)."),
 		replays:    d(MetricPoolReplays, "Requests replayed on a fresh connection after a reused one to the destination failed, by stale-connection verdict.", "verdict"),
-		learned:    d(MetricPoolLearnedIdle, "Shortest idle time after which the destination was seen closing a connection (0 = not learned): weir retires connections before it."),
+		learned:    d(MetricPoolLearnedIdle, "The destination's idle term as weir observed it: the shortest idle time after which it closed a connection, or what a probe found since (0 = not learned, or forgotten); weir retires connections before it."),
 		announced:  d(MetricPoolAnnouncedIdle, "The destination's latest Keep-Alive: timeout (0 = none announced)."),
 		maxConns:   d(MetricPoolMaxConns, "The destination's max_connections cap (0 = unlimited)."),
 		peakActive: d(MetricPoolPeakActive, "The most connections to the destination active at once."),
