@@ -2,8 +2,9 @@
 // pinned in package.json) against weir: the suite's origin server behind a
 // weir API with a cache policy, and the suite's client pointed at weir.
 //
-// Set up once with `npm ci` in this directory (.ci/run does it). Without
-// node or the package the test is skipped, or fails when CI=true.
+// `make test` installs the package (`npm ci` in this directory) when npm
+// is present. Without node or the package the test is skipped, or fails
+// when CI=true.
 package cachetests
 
 import (
@@ -135,7 +136,7 @@ func need(t *testing.T) string {
 		skip("node not installed (Debian package nodejs): %v", err)
 	}
 	if _, err := os.Stat(filepath.Join("node_modules", "http-cache-tests", "package.json")); err != nil {
-		skip("http-cache-tests not installed: run `npm ci` in test/cachetests (%v)", err)
+		skip("http-cache-tests not installed: run `make cachetests-deps` (npm ci in test/cachetests) (%v)", err)
 	}
 	return node
 }
