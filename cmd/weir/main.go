@@ -22,11 +22,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/weirgw/weir/internal/admin"
 	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/demo"
 	"github.com/weirgw/weir/internal/doctor"
 	"github.com/weirgw/weir/internal/gateway"
+	"github.com/weirgw/weir/internal/store"
 	"github.com/weirgw/weir/internal/telemetry"
 )
 
@@ -202,7 +205,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 
+	// Redis outages are two lines of weir's each; the Redis client's own
+	// lines (a dial error per attempt while Redis is down) go through the
+	// same log, which holds them back. go-redis has one process-wide logger.
+	storeLog := store.NewLog(stderr)
+	redis.SetLogger(storeLog)
 	st := gateway.NewState()
+	st.Stores.Log = storeLog
 	snap, err := gateway.Build(context.Background(), cfg, st)
 	if err != nil {
 		fmt.Fprintf(stderr, "weir: %v\n", err)

@@ -3,12 +3,20 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
+
+	"github.com/weirgw/weir/internal/config"
 	"github.com/weirgw/weir/internal/store"
 	"github.com/weirgw/weir/internal/weirtest/peer"
 )
@@ -69,13 +77,7 @@ func TestRedisOutage(t *testing.T) {
 	}
 
 	srv.Start()
-	deadline := time.Now().Add(10 * time.Second)
-	for !r.Stats().Available {
-		if time.Now().After(deadline) {
-			t.Fatal("store still unavailable 10s after Redis came back")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitAvailable(t, r)
 	if _, err := r.Take(ctx, "k", rate, time.Now(), 1); err != nil {
 		t.Fatalf("after Redis came back: %v", err)
 	}
@@ -164,5 +166,68 @@ func TestMemoryClosed(t *testing.T) {
 	_ = m.Close()
 	if _, err := m.Count(context.Background(), "k", store.Window{End: time.Now().Add(time.Hour)}, time.Now(), 1, 1); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("got %v, want ErrClosed", err)
+	}
+}
+
+// TestRedisOutageLogged stops Redis under a store whose client logs
+// through a store.Log: while Redis is down, go-redis logs a dial error per
+// reconnection probe, and weir's log gets exactly two lines for the
+// outage: unreachable (with the cause), and reachable again with the
+// count of client lines it held back. Before, each dial error was a line
+// of go-redis's own on stderr.
+func TestRedisOutageLogged(t *testing.T) {
+	srv := peer.Redis(t)
+	out, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := store.NewLog(out)
+	redis.SetLogger(l)
+	t.Cleanup(logging.Enable)
+	r, err := store.NewRedis(config.Store{Kind: config.StoreRedis, Address: srv.Addr}, store.Deps{Log: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	ctx := context.Background()
+	rate := store.Rate{Interval: time.Millisecond, Burst: 1000}
+	if _, err := r.Take(ctx, "k", rate, time.Now(), 1); err != nil {
+		t.Fatalf("with Redis up: %v", err)
+	}
+	srv.Stop()
+	for range 20 {
+		_, _ = r.Take(ctx, "k", rate, time.Now(), 1)
+	}
+	time.Sleep(1500 * time.Millisecond) // probes at 50, 100, 200, 400, 800 ms fail
+	srv.Start()
+	waitAvailable(t, r)
+	time.Sleep(1200 * time.Millisecond) // a stray client line would be written by now
+
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(got) != 2 || !strings.HasPrefix(got[0], "weir: store redis "+srv.Addr+": unreachable (") || !strings.Contains(got[1], ": reachable again after ") {
+		t.Fatalf("log: got %d lines\n%s\nwant the outage's two lines", len(got), b)
+	}
+	m := regexp.MustCompile(`logged (\d+) errors meanwhile`).FindStringSubmatch(got[1])
+	if m == nil {
+		t.Fatalf("reachable line: got %q, want the count of held client lines", got[1])
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 3 {
+		t.Errorf("held client lines: got %d, want at least 3 (one per failed probe)", n)
+	}
+}
+
+// waitAvailable waits until r reconnected (its probe backs off to 1 s).
+func waitAvailable(t *testing.T, r *store.Redis) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.Stats().Available {
+		if time.Now().After(deadline) {
+			t.Fatal("store still unavailable 10s after Redis came back")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

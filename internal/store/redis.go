@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,7 +111,16 @@ return {1, sum + n, -1, oldest}
 type Redis struct {
 	c      redis.UniversalClient
 	prefix string
+	addr   string // for log lines: the address, or the cluster's seeds
 	obs    Observer
+	log    *Log
+
+	// Guarded by mu: the outage being logged (started by the operation
+	// that found Redis unreachable, ended by the probe that finds it back,
+	// or by Close).
+	logged  bool
+	downAt  time.Time
+	logMark uint64
 
 	down      atomic.Bool
 	ops, errs atomic.Uint64
@@ -122,9 +132,9 @@ type Redis struct {
 	closeOnce sync.Once
 }
 
-// NewRedis returns a Redis store for s (kind redis); obs may be nil. It
-// does not connect yet: the first operation does.
-func NewRedis(s config.Store, obs Observer) (*Redis, error) {
+// NewRedis returns a Redis store for s (kind redis). It does not connect
+// yet: the first operation does.
+func NewRedis(s config.Store, d Deps) (*Redis, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = config.DefaultStoreTimeout
@@ -170,7 +180,7 @@ func NewRedis(s config.Store, obs Observer) (*Redis, error) {
 	if prefix == "" {
 		prefix = config.DefaultStoreKeyPrefix
 	}
-	return &Redis{c: redis.NewUniversalClient(o), prefix: prefix, obs: obs, stop: make(chan struct{})}, nil
+	return &Redis{c: redis.NewUniversalClient(o), prefix: prefix, addr: strings.Join(addrs, ","), obs: d.Observer, log: d.Log, stop: make(chan struct{})}, nil
 }
 
 // storeTLS builds the client TLS config: the CA and client certificate
@@ -221,12 +231,31 @@ func (r *Redis) end(ctx context.Context, op string, start time.Time, err error) 
 		}
 		r.mu.Lock()
 		if !r.closed {
+			r.beginOutageLocked(err)
 			r.probes.Add(1)
 			go r.probe()
 		}
 		r.mu.Unlock()
 	}
 	return &Error{Kind: "redis", Op: op, Err: err}
+}
+
+// beginOutageLocked logs the outage that cause began. r.mu must be held.
+func (r *Redis) beginOutageLocked(cause error) {
+	r.downAt = time.Now()
+	if r.log != nil {
+		r.logMark = r.log.outageBegan(r.addr, cause)
+		r.logged = true
+	}
+}
+
+// endOutageLocked logs the end of the outage being logged, if any: Redis
+// answered again, or the store was closed. r.mu must be held.
+func (r *Redis) endOutageLocked(closed bool) {
+	if r.logged {
+		r.log.outageEnded(r.addr, time.Since(r.downAt), r.logMark, closed)
+		r.logged = false
+	}
 }
 
 // probe pings Redis with backoff until it answers, then marks it up.
@@ -242,7 +271,10 @@ func (r *Redis) probe() {
 		case <-t.C:
 		}
 		if r.c.Ping(context.Background()).Err() == nil {
+			r.mu.Lock()
+			r.endOutageLocked(false)
 			r.down.Store(false)
+			r.mu.Unlock()
 			if r.obs != nil {
 				r.obs.StoreAvailable("redis", true)
 			}
@@ -361,6 +393,9 @@ func (r *Redis) Close() error {
 		close(r.stop)
 		r.mu.Unlock()
 		r.probes.Wait()
+		r.mu.Lock()
+		r.endOutageLocked(true)
+		r.mu.Unlock()
 		err = r.c.Close()
 	})
 	return err

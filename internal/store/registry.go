@@ -7,14 +7,14 @@ import (
 	"github.com/weirgw/weir/internal/config"
 )
 
-// Open returns a new store for s: memory (also for kind "") or redis. obs
-// receives a Redis store's events and may be nil.
-func Open(s config.Store, obs Observer) (Store, error) {
+// Open returns a new store for s: memory (also for kind "") or redis,
+// which gets d.
+func Open(s config.Store, d Deps) (Store, error) {
 	switch s.Kind {
 	case config.StoreMemory, "":
 		return NewMemory(MemoryOptions{MaxKeys: s.MaxKeys}), nil
 	case config.StoreRedis:
-		return NewRedis(s, obs)
+		return NewRedis(s, d)
 	}
 	return nil, fmt.Errorf("unknown store kind %q", s.Kind)
 }
@@ -25,7 +25,10 @@ func Open(s config.Store, obs Observer) (Store, error) {
 // built and releases it when it is stopped; the last release closes it.
 // Safe for concurrent use.
 type Registry struct {
-	obs  Observer
+	obs Observer
+	// Log receives the outage lines of the Redis stores opened after it is
+	// set (set it once, before the first Acquire); nil: none.
+	Log  *Log
 	mu   sync.Mutex
 	open map[string]*held // identity -> store
 }
@@ -65,7 +68,7 @@ func (g *Registry) Acquire(s config.Store) (Store, error) {
 		h.refs++
 		return h.st, nil
 	}
-	st, err := Open(s, g.obs)
+	st, err := Open(s, Deps{Observer: g.obs, Log: g.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -99,6 +99,14 @@ type Stats struct {
 	Evictions uint64 `json:"evictions"`
 }
 
+// Deps are what a store needs from the process.
+type Deps struct {
+	// Observer receives a Redis store's events, for metrics; nil: none.
+	Observer Observer
+	// Log receives a Redis store's outage lines; nil: none.
+	Log *Log
+}
+
 // Observer receives a store's events, for metrics. Its methods must be fast
 // and safe for concurrent use.
 type Observer interface {

@@ -35,7 +35,7 @@ func stores() map[string]opener {
 
 func openRedis(t *testing.T, addr string, obs store.Observer) *store.Redis {
 	t.Helper()
-	r, err := store.NewRedis(config.Store{Kind: config.StoreRedis, Address: addr, KeyPrefix: "t:"}, obs)
+	r, err := store.NewRedis(config.Store{Kind: config.StoreRedis, Address: addr, KeyPrefix: "t:"}, store.Deps{Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}

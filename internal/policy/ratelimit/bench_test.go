@@ -20,7 +20,7 @@ func benchStores(b *testing.B) map[string]func(b *testing.B) store.Store {
 		"memory": func(b *testing.B) store.Store { return memory(b) },
 		"redis": func(b *testing.B) store.Store {
 			srv := peer.Redis(b)
-			r, err := store.NewRedis(config.Store{Kind: config.StoreRedis, Address: srv.Addr}, nil)
+			r, err := store.NewRedis(config.Store{Kind: config.StoreRedis, Address: srv.Addr}, store.Deps{})
 			if err != nil {
 				b.Fatal(err)
 			}
