@@ -81,6 +81,20 @@ type Cache struct {
 	// targeted ";weir") over Cache-Control. The header still reaches the
 	// client. Default true.
 	SurrogateControl bool `yaml:"surrogate_control"`
+	// TargetedFields (store) is RFC 9213's target list: the targeted
+	// cache-control fields weir's cache obeys, in order. The first present
+	// with a valid value (a Structured Field Dictionary) is used instead of
+	// Cache-Control and Expires; an invalid one is ignored. Default
+	// [Weir-Cache-Control, CDN-Cache-Control]; [] obeys none (say, when a
+	// CDN in front should have CDN-Cache-Control to itself).
+	// Weir-Cache-Control is meant for weir alone: a cache policy never
+	// passes it to the client; CDN-Cache-Control passes on to CDNs in front.
+	TargetedFields []string `yaml:"targeted_fields"`
+}
+
+// DefaultTargetedFields is the default Cache.TargetedFields.
+func DefaultTargetedFields() []string {
+	return []string{"Weir-Cache-Control", "CDN-Cache-Control"}
 }
 
 // cacheFields, cacheLookupFields and cacheStoreFields allocate p's cache
@@ -116,11 +130,13 @@ func (d *decoder) cacheKindFields(p *Policy, lookup, store bool) []field {
 		)
 	}
 	if store {
+		c.TargetedFields = DefaultTargetedFields()
 		fields = append(fields,
 			d.durationField("default_ttl", &c.DefaultTTL).about("Freshness for a response that has none and nothing forbidding storage; 0: none (the heuristic applies)."),
 			d.boolField("heuristic", &c.Heuristic).about("Without explicit freshness: 10% of the time since Last-Modified, at most a day."),
 			d.sizeField("max_entry_bytes", &c.MaxEntryBytes).about("The largest body stored; larger responses pass unstored. Must be > 0."),
 			d.durationField("keep_stale", &c.KeepStale).about("How long a response is kept after it became stale, to be revalidated or served under stale_if_error; 0: dropped when stale."),
+			d.listField("targeted_fields", &c.TargetedFields).about("RFC 9213's target list: the first of these fields present with a valid value is obeyed instead of Cache-Control and Expires; [] obeys none. Weir-Cache-Control never reaches the client."),
 		)
 	}
 	return fields
@@ -143,6 +159,20 @@ func (k *checker) cache(path string, p *Policy) {
 			k.errorf(hp, "header %q given twice", h)
 		}
 		seen[textproto.CanonicalMIMEHeaderKey(h)] = true
+	}
+	seen = make(map[string]bool)
+	for i, f := range c.TargetedFields {
+		fp := join(path, "targeted_fields/"+strconv.Itoa(i))
+		canon := textproto.CanonicalMIMEHeaderKey(f)
+		switch {
+		case !validToken(f):
+			k.errorf(fp, "invalid header name %q", f)
+		case canon == "Cache-Control" || canon == "Surrogate-Control":
+			k.errorf(fp, "%s is not a targeted field: it is read anyway (surrogate_control for Surrogate-Control)", f)
+		case seen[canon]:
+			k.errorf(fp, "header %q given twice", f)
+		}
+		seen[canon] = true
 	}
 	for i, q := range c.VaryByQuery {
 		if q == "" {

@@ -35,7 +35,7 @@ store: {cache_max_bytes: 8MiB}
 		t.Errorf("cache-lookup: got %s %+v, want %+v", lookup.Name, lookup.Cache, wantLookup)
 	}
 	store := c.APIs[0].Policies.Outbound[0]
-	wantStore := &Cache{DefaultTTL: 10 * time.Second, MaxEntryBytes: 64 << 10, RequestDirectives: true}
+	wantStore := &Cache{DefaultTTL: 10 * time.Second, MaxEntryBytes: 64 << 10, RequestDirectives: true, TargetedFields: DefaultTargetedFields()}
 	if store.Name != KindCacheStore || !reflect.DeepEqual(store.Cache, wantStore) {
 		t.Errorf("cache-store: got %s %+v, want %+v", store.Name, store.Cache, wantStore)
 	}
@@ -46,6 +46,19 @@ store: {cache_max_bytes: 8MiB}
 	}
 	if got := d.APIs[0].Policies.Inbound[0].Cache; got.VaryByQuery == nil || len(got.VaryByQuery) != 0 || got.VaryByHeaders != nil {
 		t.Errorf("vary_by_query: []: got %#v, want an empty non-nil list", got.VaryByQuery)
+	}
+	for _, tc := range []struct {
+		src  string
+		want []string
+	}{
+		{"{kind: cache}", []string{"Weir-Cache-Control", "CDN-Cache-Control"}},
+		{"{kind: cache, targeted_fields: []}", nil},
+		{"{kind: cache, targeted_fields: [Akamai-Cache-Control, CDN-Cache-Control]}", []string{"Akamai-Cache-Control", "CDN-Cache-Control"}},
+	} {
+		c := mustParse(t, withPolicies("      inbound:\n        - "+tc.src+"\n"), nil)
+		if got := c.APIs[0].Policies.Inbound[0].Cache.TargetedFields; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: targeted_fields got %q, want %q", tc.src, got, tc.want)
+		}
 	}
 }
 
@@ -99,6 +112,15 @@ func TestCacheErrors(t *testing.T) {
 			want: []string{
 				`t.yaml:9:17: a cache-store policy cannot be in inbound (it can be in: outbound)`,
 				`t.yaml:11:17: a cache-lookup policy cannot be in outbound (it can be in: inbound)`,
+			},
+		},
+		{
+			name: "targeted fields",
+			src:  withPolicies("      inbound:\n        - {kind: cache, targeted_fields: [Cache-Control, \"a b\", X-CC, x-cc]}\n"),
+			want: []string{
+				`t.yaml:9:43: Cache-Control is not a targeted field: it is read anyway (surrogate_control for Surrogate-Control)`,
+				`t.yaml:9:58: invalid header name "a b"`,
+				`t.yaml:9:71: header "x-cc" given twice`,
 			},
 		},
 		{

@@ -91,6 +91,10 @@ type Outbounder interface {
 	//   - replace the response: on a 304 answer to its own conditional
 	//     request, a cache writes the stored response to w instead, sets
 	//     x.Record.Status, and drops what the forwarder writes after.
+	// Before the final head, the forwarder may pass on an interim response
+	// (103 Early Hints, 102): WriteHeader with a 1xx status and its fields
+	// in Header() (taken out again after); a wrapper passes it to w as it
+	// is and waits for the final one.
 	// A wrapper must return w.Header() from Header() (or copy its map into
 	// w's before writing), implement http.Flusher by calling Flush(w), and
 	// never write to w after the forwarder returned.

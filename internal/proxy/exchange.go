@@ -47,6 +47,9 @@ type attempt struct {
 	resp     respHead    // the final response head, once roundTrip succeeded
 	start    time.Time   // when the attempt got its connection
 	stop     func() bool // ends the caller-abort watch on conn
+	// interim receives the backend's interim (1xx) responses: the
+	// client's writer when the client speaks HTTP/1.1; nil drops them.
+	interim http.ResponseWriter
 }
 
 // respHead is a final response head as an exchange read it, in terms of no

@@ -75,7 +75,7 @@ func (f *Forwarder) put(c *call) {
 		return
 	}
 	c.req, c.fwd = Request{}, Forwarded{}
-	c.a.req, c.a.ep, c.a.conn, c.a.resp, c.a.stop = nil, nil, nil, respHead{}, nil
+	c.a.req, c.a.ep, c.a.conn, c.a.resp, c.a.stop, c.a.interim = nil, nil, nil, respHead{}, nil, nil
 	c.nc = nil
 	f.calls.Put(c)
 }
@@ -236,6 +236,9 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, t *upstream.
 	c := f.get()
 	defer f.put(c)
 	c.fromClient(r, rest, rec)
+	if r.ProtoAtLeast(1, 1) {
+		c.a.interim = w // RFC 9110 15.2: no 1xx to an HTTP/1.0 client
+	}
 	if err := c.keepBody(); err != nil {
 		return clientBodyFailure(err)
 	}
@@ -326,6 +329,27 @@ func hopByHop(k string) bool {
 		return true
 	}
 	return false
+}
+
+// forwardInterim writes an interim response to the client: its end-to-end
+// fields are sent with it, then taken out of w's header again, which the
+// final response reuses (fields policies set there stay as they are).
+func forwardInterim(w http.ResponseWriter, status int, src http.Header) {
+	h := w.Header()
+	var buf [8]string
+	added := buf[:0]
+	conn := src["Connection"]
+	for k, vs := range src {
+		if _, set := h[k]; set || hopByHop(k) || h1.HasToken(conn, k) {
+			continue
+		}
+		h[k] = vs
+		added = append(added, k)
+	}
+	w.WriteHeader(status)
+	for _, k := range added {
+		delete(h, k)
+	}
 }
 
 // copyEndToEnd copies the backend's end-to-end headers into dst: hop-by-hop

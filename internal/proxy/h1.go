@@ -69,7 +69,7 @@ func (x *h1Exchange) roundTrip(a *attempt) error {
 	if a.timeout > 0 {
 		_ = nc.SetReadDeadline(time.Now().Add(a.timeout))
 	}
-	if err := x.readHead(conn, req.Method); err != nil {
+	if err := x.readHead(conn, req.Method, a.interim); err != nil {
 		return err
 	}
 	_ = nc.SetReadDeadline(time.Time{})
@@ -113,10 +113,10 @@ func (x *h1Exchange) verdict(a *attempt, err error) connpool.Verdict {
 	}
 }
 
-// readHead reads the final response head into x.resp, skipping interim
-// responses (100 Continue: weir answers Expect itself; 103 and others are
-// not forwarded).
-func (x *h1Exchange) readHead(conn *connpool.Conn, method string) error {
+// readHead reads the final response head into x.resp. Interim responses
+// before it go on to interim when it is not nil (103 Early Hints, 102 ...),
+// except 100 Continue: weir answers the client's Expect itself.
+func (x *h1Exchange) readHead(conn *connpool.Conn, method string, interim http.ResponseWriter) error {
 	clear(x.resp.Header)
 	x.resp.Reset()
 	for {
@@ -125,6 +125,9 @@ func (x *h1Exchange) readHead(conn *connpool.Conn, method string) error {
 		}
 		if x.resp.StatusCode >= 200 || x.resp.StatusCode == http.StatusSwitchingProtocols {
 			return nil
+		}
+		if x.resp.StatusCode != http.StatusContinue && interim != nil {
+			forwardInterim(interim, x.resp.StatusCode, x.resp.Header)
 		}
 		clear(x.resp.Header)
 		x.resp.Reset()
@@ -142,7 +145,7 @@ func (x *h1Exchange) readEarlyResponse(conn *connpool.Conn, method string) bool 
 		return false // nothing reached the backend: no answer to wait for
 	}
 	_ = conn.NetConn().SetReadDeadline(time.Now().Add(earlyResponseWait))
-	if err := x.readHead(conn, method); err != nil {
+	if err := x.readHead(conn, method, nil); err != nil {
 		return false
 	}
 	_ = conn.NetConn().SetReadDeadline(time.Time{})

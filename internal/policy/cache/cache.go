@@ -97,6 +97,7 @@ type Policy struct {
 	heuristic   bool
 	reqDirs     bool
 	surrogate   bool
+	targets     []string // targeted_fields, canonical
 	metrics     *Metrics
 }
 
@@ -135,6 +136,9 @@ func New(pc config.Policy, d Deps) (*Policy, error) {
 	}
 	for _, h := range c.VaryByHeaders {
 		p.varyHeaders = append(p.varyHeaders, http.CanonicalHeaderKey(h))
+	}
+	for _, h := range c.TargetedFields {
+		p.targets = append(p.targets, http.CanonicalHeaderKey(h))
 	}
 	slices.Sort(p.varyHeaders)
 	p.varyHeaders = slices.Compact(p.varyHeaders)
@@ -193,6 +197,7 @@ type exchange struct {
 	respTime    time.Time
 	storing     bool
 	hdr         http.Header // the response's fields to store
+	targeted    string      // the targeted field that stands for Cache-Control
 	body        []byte
 	clen        int64 // Content-Length, -1 when unknown
 	replaced    bool  // the response was replaced by a stored one
@@ -379,6 +384,12 @@ func (ex *exchange) WriteHeader(status int) {
 	if ex.wrote {
 		return
 	}
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		// An interim response passes through: it is not the response,
+		// and is never stored.
+		ex.w.WriteHeader(status)
+		return
+	}
 	ex.wrote = true
 	p, x, r := ex.p, ex.x, ex.x.Request
 	h := ex.w.Header()
@@ -406,9 +417,11 @@ func (ex *exchange) WriteHeader(status int) {
 				p.invalidate(x, r, h, ex.varyQuery)
 			}
 		case r.Method == http.MethodGet:
-			if p.storable(r, status, h) {
+			cc, targeted := directivesFor(h, p.targets)
+			if p.storable(r, status, h, cc, targeted) {
 				ex.storing = true
-				ex.hdr = storedHeader(h)
+				ex.hdr = storedHeader(h, cc)
+				ex.targeted = targeted
 				if cl, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && cl >= 0 {
 					ex.clen = cl
 					if cl > p.maxEntry {
@@ -424,6 +437,7 @@ func (ex *exchange) WriteHeader(status int) {
 		p.metrics.of(x.API).miss.Add(1)
 		h["X-Cache"] = []string{StatusMiss}
 	}
+	delete(h, weirCacheControl)
 	ex.w.WriteHeader(status)
 }
 
@@ -476,7 +490,7 @@ func (p *Policy) Finish(x *policy.Exchange) {
 	e := &Entry{
 		Status: ex.status, Header: ex.hdr, Body: ex.body[:len(ex.body):len(ex.body)],
 		RequestTime: ex.reqTime, ResponseTime: ex.respTime,
-		DefaultTTL: p.defaultTTL, Heuristic: p.heuristic, Surrogate: p.surrogate,
+		DefaultTTL: p.defaultTTL, Heuristic: p.heuristic, Surrogate: p.surrogate, Targeted: ex.targeted,
 	}
 	e.Vary = parseVary(e.Header["Vary"], ex.varyHeaders)
 	e.VaryValues = varyValues(r, e.Vary)
@@ -568,14 +582,15 @@ func (p *Policy) Fallback(x *policy.Exchange) policy.Outcome {
 // storable reports whether a response to r may be stored (RFC 9111 3), as
 // far as its head tells; the body must then complete within max_entry_bytes
 // and the entry be fresh or revalidatable.
-func (p *Policy) storable(r *http.Request, status int, h http.Header) bool {
+// cc are the response's directives for weir, from the targeted field
+// named targeted ("" for Cache-Control).
+func (p *Policy) storable(r *http.Request, status int, h http.Header, cc responseDirectives, targeted string) bool {
 	if status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
 		return false
 	}
 	if p.reqDirs && parseRequest(r.Header["Cache-Control"]).noStore {
 		return false
 	}
-	cc := parseResponse(h["Cache-Control"])
 	if cc.mustUnderstand && !understood(status) {
 		return false
 	}
@@ -596,7 +611,7 @@ func (p *Policy) storable(r *http.Request, status int, h http.Header) bool {
 	if v := parseVary(h["Vary"], nil); len(v) == 1 && v[0] == "*" {
 		return false
 	}
-	explicit := sd.hasMaxAge || cc.hasSMaxAge || cc.hasMaxAge || len(h["Expires"]) > 0
+	explicit := sd.hasMaxAge || cc.hasSMaxAge || cc.hasMaxAge || targeted == "" && len(h["Expires"]) > 0
 	// A response that sets a cookie is stored only when the backend opted
 	// in explicitly: heuristic freshness or default_ttl would otherwise
 	// replay one user's cookie to everyone.
@@ -607,10 +622,10 @@ func (p *Policy) storable(r *http.Request, status int, h http.Header) bool {
 }
 
 // storedHeader copies the response's fields to store: not weir's own, not
-// the ones private="..." or no-cache="..." withhold. Values are copied
-// (the forwarder's slices are reused) into slices with cap == len.
-func storedHeader(h http.Header) http.Header {
-	cc := parseResponse(h["Cache-Control"])
+// the ones private="..." or no-cache="..." of its directives cc withhold.
+// Values are copied (the forwarder's slices are reused) into slices with
+// cap == len.
+func storedHeader(h http.Header, cc responseDirectives) http.Header {
 	n := 0
 	for _, vs := range h {
 		n += len(vs)
@@ -645,7 +660,8 @@ func (ex *exchange) serveRevalidated(h http.Header, now time.Time) {
 		Vary: old.Vary, VaryValues: old.VaryValues, Epoch: old.Epoch,
 		DefaultTTL: old.DefaultTTL, Heuristic: old.Heuristic, Surrogate: old.Surrogate,
 	}
-	upd := storedHeader(h)
+	upd304, _ := directivesFor(h, ex.p.targets)
+	upd := storedHeader(h, upd304)
 	ne.Header = make(http.Header, len(old.Header)+len(upd))
 	for k, vs := range old.Header {
 		ne.Header[k] = vs
@@ -656,9 +672,10 @@ func (ex *exchange) serveRevalidated(h http.Header, now time.Time) {
 			ne.Header[k] = vs
 		}
 	}
+	var cc responseDirectives
+	cc, ne.Targeted = directivesFor(ne.Header, ex.p.targets)
 	ne.analyze()
 	// The 304 may itself forbid storing; the client still gets the body.
-	cc := parseResponse(ne.Header["Cache-Control"])
 	if !cc.noStore && !cc.private {
 		ex.fresh = ne
 	}
@@ -682,6 +699,7 @@ func (p *Policy) writeEntry(x *policy.Exchange, w http.ResponseWriter, e *Entry,
 	for k, vs := range e.Header {
 		h[k] = vs
 	}
+	delete(h, weirCacheControl)
 	h["Age"] = []string{ageHeader(age)}
 	h["X-Cache"] = []string{cacheStatus}
 	if x.Record.RequestID != "" {

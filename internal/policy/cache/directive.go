@@ -205,6 +205,41 @@ func deltaSeconds(s string) (time.Duration, bool) {
 	return time.Duration(n) * time.Second, true
 }
 
+// weirCacheControl is the targeted cache-control field (RFC 9213) meant for
+// weir alone: a cache policy uses it and never passes it to the client.
+const weirCacheControl = "Weir-Cache-Control"
+
+// directivesFor returns what a response with header h says to weir's
+// cache: the directives of the first of targets (canonical field names,
+// RFC 9213's target list) present in h with a valid, non-empty value,
+// whose name is returned too, in place of Cache-Control and Expires; else
+// Cache-Control's, and "".
+func directivesFor(h http.Header, targets []string) (responseDirectives, string) {
+	for _, name := range targets {
+		if lines := h[name]; len(lines) > 0 {
+			if rd, ok := parseTargeted(lines); ok {
+				return rd, name
+			}
+		}
+	}
+	return parseResponse(h["Cache-Control"]), ""
+}
+
+// parseAge reads an Age field: the first value of the first line (after
+// a list's first comma, before any parameter), if it is 1*DIGIT. ok is
+// false for anything else (none, non-numeric, negative, a fraction): such
+// an Age is ignored, the response is not taken as stale for it.
+func parseAge(lines []string) (time.Duration, bool) {
+	if len(lines) == 0 {
+		return 0, false
+	}
+	v, _ := nextElement(lines[0])
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = strings.TrimRight(v[:i], " \t")
+	}
+	return deltaSeconds(v)
+}
+
 // parseResponse reads a response's Cache-Control lines. An invalid max-age
 // or s-maxage makes the response stale (0), as RFC 9111 4.2.1 allows.
 func parseResponse(lines []string) responseDirectives {

@@ -9,7 +9,7 @@ import (
 
 // entryVersion starts every encoded entry; a reader that sees another
 // version treats the value as a miss.
-const entryVersion = 1
+const entryVersion = 2
 
 // Limits on what a decoded entry may hold, so that a damaged or hostile
 // value cannot make a reader allocate without bound.
@@ -19,8 +19,8 @@ const (
 )
 
 // appendEntry appends e's encoding to b: a version byte, then varints and
-// length-prefixed strings (status, times, epoch, settings, Vary, header
-// fields, body).
+// length-prefixed strings (status, times, epoch, settings, the targeted
+// field, Vary, header fields, body).
 func appendEntry(b []byte, e *Entry) []byte {
 	b = append(b, entryVersion)
 	b = binary.AppendUvarint(b, uint64(e.Status))
@@ -36,6 +36,7 @@ func appendEntry(b []byte, e *Entry) []byte {
 		flags |= 2
 	}
 	b = append(b, flags)
+	b = appendString(b, e.Targeted)
 	b = binary.AppendUvarint(b, uint64(len(e.Vary)))
 	for i := range e.Vary {
 		b = appendString(b, e.Vary[i])
@@ -139,6 +140,7 @@ func decodeEntry(b []byte) (*Entry, error) {
 	flags := d.b[0]
 	d.b = d.b[1:]
 	e.Heuristic, e.Surrogate = flags&1 != 0, flags&2 != 0
+	e.Targeted = d.string()
 	if n := d.count(maxEncodedFields); n > 0 {
 		e.Vary, e.VaryValues = make([]string, n), make([]string, n)
 		for i := 0; i < n; i++ {

@@ -38,6 +38,10 @@ type Entry struct {
 	DefaultTTL time.Duration
 	Heuristic  bool
 	Surrogate  bool
+	// Targeted is the targeted cache-control field (RFC 9213) whose
+	// directives stand in for Cache-Control and Expires, as the storing
+	// policy chose it from its targeted_fields ("" = none).
+	Targeted string
 
 	facts facts
 }
@@ -67,32 +71,27 @@ const entryOverhead = 256
 func (e *Entry) analyze() {
 	h := e.Header
 	f := facts{}
-	cc := parseResponse(h["Cache-Control"])
+	var cc responseDirectives
+	if e.Targeted != "" {
+		cc, _ = parseTargeted(h[e.Targeted])
+	} else {
+		cc = parseResponse(h["Cache-Control"])
+	}
 	var sd surrogateDirectives
 	if e.Surrogate {
 		sd = parseSurrogate(h["Surrogate-Control"])
 	}
 
-	date, dateOK := parseHTTPTime(h["Date"])
+	date, dateOK := parseHTTPTime(h["Date"], e.ResponseTime)
 	if !dateOK {
 		date = e.ResponseTime
 	}
-	// Age: exactly one field line of 1*DIGIT; anything else (a list, a
-	// sign, a fraction, two lines) makes the response stale.
-	age, ageOK := time.Duration(0), true
-	switch ages := h["Age"]; len(ages) {
-	case 0:
-	case 1:
-		age, ageOK = deltaSeconds(ages[0])
-	default:
-		ageOK = false
-	}
+	// An Age that is not a number is ignored (parseAge), not taken as
+	// stale; an over-large one is 2^31 s, stale.
+	age, _ := parseAge(h["Age"])
 	apparent := max(0, e.ResponseTime.Sub(date))
 	corrected := age + max(0, e.ResponseTime.Sub(e.RequestTime))
-	f.initialAge = max(apparent, corrected)
-	if !ageOK {
-		f.initialAge = maxDelta
-	}
+	f.initialAge = min(max(apparent, corrected), maxDelta)
 
 	switch {
 	case sd.hasMaxAge:
@@ -101,14 +100,16 @@ func (e *Entry) analyze() {
 		f.lifetime = cc.sMaxAge
 	case cc.hasMaxAge:
 		f.lifetime = cc.maxAge
-	case len(h["Expires"]) > 0:
-		if exp, ok := parseHTTPTime(h["Expires"]); ok {
+	case e.Targeted == "" && len(h["Expires"]) > 0:
+		// Not one valid HTTP-date (two lines, a one-digit hour, extra
+		// spaces): already expired.
+		if exp, ok := parseHTTPTime(h["Expires"], e.ResponseTime); ok && len(h["Expires"]) == 1 {
 			f.lifetime = max(0, exp.Sub(date))
 		}
 	case e.DefaultTTL > 0 && cacheableByDefault(e.Status):
 		f.lifetime = e.DefaultTTL
 	case e.Heuristic && (cacheableByDefault(e.Status) || cc.public):
-		if lm, ok := parseHTTPTime(h["Last-Modified"]); ok && lm.Before(date) {
+		if lm, ok := parseHTTPTime(h["Last-Modified"], e.ResponseTime); ok && lm.Before(date) {
 			f.lifetime = min(date.Sub(lm)/10, 24*time.Hour)
 		}
 	}
@@ -123,7 +124,7 @@ func (e *Entry) analyze() {
 	if et := h["Etag"]; len(et) > 0 {
 		f.etag = et[0]
 	}
-	f.lastModified, f.hasLM = parseHTTPTime(h["Last-Modified"])
+	f.lastModified, f.hasLM = parseHTTPTime(h["Last-Modified"], e.ResponseTime)
 	if !f.hasLM {
 		f.lastModified = date
 	}
@@ -156,14 +157,13 @@ func ageHeader(age time.Duration) string {
 	return strconv.FormatInt(int64(age/time.Second), 10)
 }
 
-// parseHTTPTime parses the first line of a date header (IMF-fixdate, RFC
-// 850 or asctime).
-func parseHTTPTime(lines []string) (time.Time, bool) {
+// parseHTTPTime parses the first line of a date field, strictly
+// (parseHTTPDate); now places a two-digit year.
+func parseHTTPTime(lines []string, now time.Time) (time.Time, bool) {
 	if len(lines) == 0 {
 		return time.Time{}, false
 	}
-	t, err := http.ParseTime(lines[0])
-	return t, err == nil
+	return parseHTTPDate(lines[0], now)
 }
 
 // cacheableByDefault reports the statuses RFC 9110 15.1 defines as

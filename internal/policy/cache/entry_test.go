@@ -44,9 +44,26 @@ func TestFreshness(t *testing.T) {
 		{name: "overflowing Expires is capped", status: 200, header: http.Header{"Date": {date(0)}, "Expires": {"Fri, 31 Dec 9999 23:59:59 GMT"}}, lifetime: maxDelta},
 		{name: "Age counts", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"30"}}, lifetime: time.Minute, age: 30 * time.Second},
 		{name: "apparent age from Date", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Date": {date(-20 * time.Second)}, "Age": {"5"}}, lifetime: time.Minute, age: 20 * time.Second},
-		{name: "a list in Age: stale", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"0, 0"}}, lifetime: time.Minute, age: maxDelta},
-		{name: "two Age lines: stale", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"0", "0"}}, lifetime: time.Minute, age: maxDelta},
-		{name: "negative Age: stale", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"-5"}}, lifetime: time.Minute, age: maxDelta},
+		// Age: the first value of the first line; one that is not a
+		// number is ignored (newer HTTP caching tests, age-parse-*).
+		{name: "non-numeric Age ignored", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"abc"}}, lifetime: time.Minute},
+		{name: "negative Age ignored", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"-7200"}}, lifetime: time.Minute},
+		{name: "fractional Age ignored", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"7200.0"}}, lifetime: time.Minute},
+		{name: "a list in Age: its first value", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"0, 7200"}}, lifetime: time.Minute},
+		{name: "a list in Age: old first", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"7200, 0"}}, lifetime: time.Minute, age: 2 * time.Hour},
+		{name: "two Age lines: the first", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"0", "7200"}}, lifetime: time.Minute},
+		{name: "two Age lines: old first", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"7200", "0"}}, lifetime: time.Minute, age: 2 * time.Hour},
+		{name: "duplicated Age", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"0, 0"}}, lifetime: time.Minute},
+		{name: "Age with a parameter", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"7200;foo=bar"}}, lifetime: time.Minute, age: 2 * time.Hour},
+		{name: "Age past 2^31 s", status: 200, header: http.Header{"Cache-Control": {"max-age=60"}, "Age": {"2147483649"}}, lifetime: time.Minute, age: maxDelta},
+		// Expires that is not one valid HTTP-date: already expired.
+		{name: "Expires: extra spaces", status: 200, header: http.Header{"Date": {date(0)}, "Expires": {"Thu, 18  Aug  2050 02:01:18 GMT"}}, lifetime: 0},
+		{name: "Expires: one-digit hour", status: 200, header: http.Header{"Date": {date(0)}, "Expires": {"Thu, 18 Aug 2050 2:01:18 GMT"}}, lifetime: 0},
+		{name: "Expires: two lines", status: 200, header: http.Header{"Date": {date(0)}, "Expires": {date(time.Hour), date(time.Hour)}}, lifetime: 0},
+		{name: "Expires: UTC", status: 200, header: http.Header{"Date": {date(0)}, "Expires": {"Thu, 18 Aug 2050 02:01:18 UTC"}}, lifetime: 0},
+		{name: "Expires: RFC 850", status: 200, header: http.Header{"Date": {date(0)}, "Expires": {"Sunday, 01-Mar-26 12:01:00 GMT"}}, lifetime: time.Minute},
+		{name: "Expires: asctime", status: 200, header: http.Header{"Date": {date(0)}, "Expires": {"Sun Mar  1 12:01:00 2026"}}, lifetime: time.Minute},
+		{name: "Expires: names in upper case", status: 200, header: http.Header{"Date": {date(0)}, "Expires": {"SUN, 01 MAR 2026 12:01:00 GMT"}}, lifetime: time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := &Entry{Status: tc.status, Header: tc.header, RequestTime: t0, ResponseTime: t0, DefaultTTL: tc.ttl, Heuristic: !tc.noHeur, Surrogate: !tc.noSurr}

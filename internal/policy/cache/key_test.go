@@ -204,7 +204,8 @@ func TestStorable(t *testing.T) {
 			for k, vs := range tc.req {
 				r.Header[k] = vs
 			}
-			if got := p.storable(r, tc.status, tc.resp); got != tc.want {
+			cc, targeted := directivesFor(tc.resp, p.targets)
+			if got := p.storable(r, tc.status, tc.resp, cc, targeted); got != tc.want {
 				t.Errorf("storable: got %v, want %v", got, tc.want)
 			}
 		})
