@@ -23,6 +23,8 @@ const (
 	DefaultCacheMaxEntryBytes = 1 << 20
 	// DefaultCacheMaxBytes is the default Store.CacheMaxBytes.
 	DefaultCacheMaxBytes = 64 << 20
+	// DefaultCacheFrontBytes is the default Store.CacheFrontBytes.
+	DefaultCacheFrontBytes = 16 << 20
 	// DefaultCacheKeepStale is the default Cache.KeepStale.
 	DefaultCacheKeepStale = time.Hour
 )
@@ -202,5 +204,7 @@ func (k *checker) cacheStore() {
 		if _, set := k.places["store/cache_max_bytes"]; set {
 			k.errorf("store/cache_max_bytes", "cache_max_bytes is a setting of a memory store; with redis, bound the cache with Redis's maxmemory")
 		}
+	} else if _, set := k.places["store/cache_front_bytes"]; set {
+		k.errorf("store/cache_front_bytes", "cache_front_bytes is a setting of a redis store: a memory store holds every cached response in memory anyway")
 	}
 }

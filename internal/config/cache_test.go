@@ -124,6 +124,11 @@ func TestCacheErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "the front is a redis store's",
+			src:  "store: {cache_front_bytes: 1MiB}\n" + withPolicies("      inbound:\n        - {kind: cache}\n"),
+			want: []string{`t.yaml:1:28: cache_front_bytes is a setting of a redis store: a memory store holds every cached response in memory anyway`},
+		},
+		{
 			name: "an entry larger than the memory store",
 			src:  "store: {cache_max_bytes: 1KiB}\n" + withPolicies("      inbound:\n        - {kind: cache, max_entry_bytes: 2KiB}\n"),
 			want: []string{`t.yaml:10:42: max_entry_bytes 2048 is more than the store's cache_max_bytes 1024`},

@@ -53,7 +53,7 @@ const (
 // DefaultStore returns the store settings used when the file has no store
 // block: memory.
 func DefaultStore() Store {
-	return Store{Kind: StoreMemory, MaxKeys: DefaultStoreMaxKeys, Timeout: DefaultStoreTimeout, KeyPrefix: DefaultStoreKeyPrefix, CacheMaxBytes: DefaultCacheMaxBytes}
+	return Store{Kind: StoreMemory, MaxKeys: DefaultStoreMaxKeys, Timeout: DefaultStoreTimeout, KeyPrefix: DefaultStoreKeyPrefix, CacheMaxBytes: DefaultCacheMaxBytes, CacheFrontBytes: DefaultCacheFrontBytes}
 }
 
 // Store is where state shared by policies lives (rate-limit and quota
@@ -93,6 +93,13 @@ type Store struct {
 	// the least recently used responses are dropped. Memory only: with
 	// redis, Redis's maxmemory bounds them.
 	CacheMaxBytes int64 `yaml:"cache_max_bytes"`
+	// CacheFrontBytes bounds a small in-memory front of each instance for
+	// the hot entries of a redis store's cache: a hit on it costs no round
+	// trip. Entries stay in it at most 2s, and an instance that changes or
+	// deletes an entry tells the others over Redis pub/sub to drop theirs.
+	// Default 16MiB; 0 turns the front off (every hit reads Redis). Redis
+	// only.
+	CacheFrontBytes int64 `yaml:"cache_front_bytes"`
 	// Pos is where the store block is (set by Load; zero when absent).
 	Pos Pos `yaml:"-"`
 }

@@ -79,6 +79,7 @@ func (d *decoder) storeFields(s *Store) []field {
 		d.intField("pool_size", &s.PoolSize).about("redis: connections per node; 0: 10 per CPU."),
 		d.strField("key_prefix", &s.KeyPrefix).about("redis: prefix of every key weir writes."),
 		d.sizeField("cache_max_bytes", &s.CacheMaxBytes).about("memory: the most bytes of cached responses held, least recently used dropped first; 0 means the default."),
+		d.sizeField("cache_front_bytes", &s.CacheFrontBytes).about("redis: the most bytes of each instance's in-memory front of hot cached responses (entries live 2s at most; changes reach other instances over pub/sub); 0 turns the front off."),
 	}
 }
 

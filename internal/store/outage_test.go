@@ -231,3 +231,64 @@ func waitAvailable(t *testing.T, r *store.Redis) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// recorder is a Subscriber that passes what it hears to a channel.
+type recorder chan string
+
+func (r recorder) Message(p string) { r <- "message " + p }
+
+func (r recorder) Subscribed(ok bool) { r <- "subscribed " + strconv.FormatBool(ok) }
+
+// next waits for what r hears next (the bound only keeps a broken test
+// from hanging).
+func (r recorder) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case s := <-r:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing heard in 10s")
+		return ""
+	}
+}
+
+// TestRedisBroadcast: what one instance publishes reaches another's
+// subscriber; Redis going away ends the subscription (messages would be
+// lost: the subscriber is told), and it comes back by itself after Redis.
+func TestRedisBroadcast(t *testing.T) {
+	srv := peer.Redis(t)
+	one, two := openRedis(t, srv.Addr, nil), openRedis(t, srv.Addr, nil)
+	heard := make(recorder, 16)
+	stop := two.Subscribe("news", heard)
+	for _, want := range []string{"subscribed false", "subscribed true"} {
+		if got := heard.next(t); got != want {
+			t.Fatalf("subscribing: got %q, want %q", got, want)
+		}
+	}
+	ctx := context.Background()
+	if err := one.Publish(ctx, "news", "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := heard.next(t); got != "message k1" {
+		t.Fatalf("after a publish: got %q, want message k1", got)
+	}
+	srv.Stop()
+	if got := heard.next(t); got != "subscribed false" {
+		t.Fatalf("Redis stopped: got %q, want subscribed false", got)
+	}
+	srv.Start()
+	if got := heard.next(t); got != "subscribed true" {
+		t.Fatalf("Redis back: got %q, want subscribed true", got)
+	}
+	waitAvailable(t, one)
+	if err := one.Publish(ctx, "news", "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := heard.next(t); got != "message k2" {
+		t.Fatalf("after Redis came back: got %q, want message k2", got)
+	}
+	stop()
+	if got := heard.next(t); got != "subscribed false" {
+		t.Errorf("stopped: got %q, want subscribed false", got)
+	}
+}

@@ -48,7 +48,8 @@ func NewRegistry(obs Observer) *Registry {
 // identity is what makes two store settings the same store.
 func identity(s config.Store) string {
 	s.Pos = config.Pos{}
-	s.CacheMaxBytes = 0 // the cache's memory bound, not the store's: resized in place
+	s.CacheMaxBytes = 0   // the cache's memory bound, not the store's: resized in place
+	s.CacheFrontBytes = 0 // likewise
 	if s.Kind == "" {
 		s.Kind = config.StoreMemory
 	}

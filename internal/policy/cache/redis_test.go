@@ -46,17 +46,25 @@ func TestSharedOverRedis(t *testing.T) {
 	for i, s := range []struct {
 		base, method, accept string
 		xcache, body         string
+		// settle: another instance just invalidated; this one's front may
+		// hold the old entry until the message arrives (milliseconds; at
+		// most 2s), so hits on it are skipped first.
+		settle bool
 	}{
-		{one, "GET", "a", "MISS", "v1"},
-		{two, "GET", "a", "HIT", "v1"},
-		{two, "GET", "b", "MISS", "v2"}, // another variant
-		{one, "GET", "b", "HIT", "v2"},
-		{one, "GET", "a", "HIT", "v1"},
-		{two, "DELETE", "a", "", "v3"}, // invalidates every variant
-		{one, "GET", "a", "MISS", "v4"},
-		{two, "GET", "b", "MISS", "v5"},
+		{one, "GET", "a", "MISS", "v1", false},
+		{two, "GET", "a", "HIT", "v1", false},
+		{two, "GET", "b", "MISS", "v2", false}, // another variant
+		{one, "GET", "b", "HIT", "v2", false},
+		{one, "GET", "a", "HIT", "v1", false},
+		{two, "DELETE", "a", "", "v3", false}, // invalidates every variant
+		{one, "GET", "a", "MISS", "v4", true},
+		{two, "GET", "b", "MISS", "v5", false},
 	} {
-		if x, body := get(s.base, s.method, s.accept); x != s.xcache || body != s.body {
+		x, body := get(s.base, s.method, s.accept)
+		for deadline := time.Now().Add(2 * time.Second); s.settle && x == "HIT" && body == "v1" && time.Now().Before(deadline); {
+			x, body = get(s.base, s.method, s.accept)
+		}
+		if x != s.xcache || body != s.body {
 			t.Errorf("step %d: %s on instance %v: got %q %q, want %q %q", i+1, s.method, s.base == two, x, body, s.xcache, s.body)
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +165,18 @@ func (m *Memory) evict(limit int64, keep *memItem) {
 	}
 }
 
+// clear drops every entry.
+func (m *Memory) clear() {
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for _, it := range s.m {
+			m.removeLocked(s, it)
+		}
+		s.mu.Unlock()
+	}
+}
+
 // SetMax changes the bound, evicting at once down to a smaller one.
 func (m *Memory) SetMax(maxBytes int64) {
 	m.max.Store(maxBytes)
@@ -247,6 +262,113 @@ func (s *Shared) Set(ctx context.Context, key string, e *Entry, ttl time.Duratio
 // Delete implements Storage.
 func (s *Shared) Delete(ctx context.Context, key string) error { return s.st.Delete(ctx, key) }
 
+// frontTTL is the longest an entry stays in a Fronted storage's memory: the
+// bound on serving an entry another instance changed or deleted, should its
+// message be lost.
+const frontTTL = 2 * time.Second
+
+// frontChannel is the store channel on which instances announce the keys
+// they changed or deleted.
+const frontChannel = "cache-invalidations"
+
+// Fronted is a Shared storage with a small Memory in front of it for hot
+// entries: a hit on the front costs no round trip to the store. Entries
+// live in the front at most frontTTL. An instance that sets or deletes a
+// key publishes it, and every other instance drops the key from its front
+// when the message arrives (milliseconds); while the subscription is down,
+// the front is emptied and bypassed, so a lost message costs at most
+// frontTTL of an old entry.
+type Fronted struct {
+	back  *Shared
+	front *Memory
+	pub   store.Broadcaster
+	id    string // this front's, so that it skips its own messages
+	live  atomic.Bool
+	// gen counts invalidations; an entry read from the store while one
+	// arrived is not put in the front (it may be the one invalidated).
+	gen  atomic.Uint64
+	stop func()
+}
+
+// NewFronted returns a storage over st (which relays invalidations) with a
+// front of at most frontBytes; now is the front's clock (nil: time.Now).
+// Close stops its subscription.
+func NewFronted(st store.Store, b store.Broadcaster, frontBytes int64, now func() time.Time) *Fronted {
+	f := &Fronted{back: NewShared(st), front: NewMemory(frontBytes, now), pub: b, id: strconv.FormatUint(rand.Uint64(), 36)}
+	f.stop = b.Subscribe(frontChannel, (*frontListener)(f))
+	return f
+}
+
+// Get implements Storage.
+func (f *Fronted) Get(ctx context.Context, key string) (*Entry, error) {
+	live := f.live.Load()
+	if live {
+		if e, _ := f.front.Get(ctx, key); e != nil {
+			return e, nil
+		}
+	}
+	gen := f.gen.Load()
+	e, err := f.back.Get(ctx, key)
+	if e != nil && live && f.gen.Load() == gen {
+		_ = f.front.Set(ctx, key, e, frontTTL)
+	}
+	return e, err
+}
+
+// Set implements Storage: the store first, then the news.
+func (f *Fronted) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+	f.front.Delete(ctx, key)
+	if err := f.back.Set(ctx, key, e, ttl); err != nil {
+		return err
+	}
+	f.announce(ctx, key)
+	if f.live.Load() {
+		_ = f.front.Set(ctx, key, e, min(ttl, frontTTL))
+	}
+	return nil
+}
+
+// Delete implements Storage.
+func (f *Fronted) Delete(ctx context.Context, key string) error {
+	f.front.Delete(ctx, key)
+	err := f.back.Delete(ctx, key)
+	f.announce(ctx, key)
+	return err
+}
+
+// announce tells the other instances to drop key from their fronts.
+func (f *Fronted) announce(ctx context.Context, key string) {
+	_ = f.pub.Publish(ctx, frontChannel, f.id+" "+key)
+}
+
+// Stats returns the front's counters.
+func (f *Fronted) Stats() MemoryStats { return f.front.Stats() }
+
+// Close stops the subscription; the storage then reads the store only.
+func (f *Fronted) Close() { f.stop() }
+
+// frontListener is a Fronted as the subscriber of the invalidations.
+type frontListener Fronted
+
+// Message drops the key another instance changed or deleted.
+func (l *frontListener) Message(payload string) {
+	id, key, ok := strings.Cut(payload, " ")
+	if !ok || id == l.id {
+		return
+	}
+	l.gen.Add(1)
+	_ = l.front.Delete(context.Background(), key)
+}
+
+// Subscribed empties the front whenever messages may have been missed, and
+// bypasses it while they are.
+func (l *frontListener) Subscribed(ok bool) {
+	l.live.Store(false)
+	l.gen.Add(1)
+	l.front.clear()
+	l.live.Store(ok)
+}
+
 // Storages picks the storage of cached responses for a store's settings,
 // and keeps the memory one across reloads (resized when cache_max_bytes
 // changes): cached responses outlive reloads like counters do. Safe for
@@ -254,6 +376,8 @@ func (s *Shared) Delete(ctx context.Context, key string) error { return s.st.Del
 type Storages struct {
 	mu      sync.Mutex
 	mem     *Memory
+	fronted *Fronted    // the redis store's storage, kept while its store is
+	backing store.Store // the store fronted is over
 	now     func() time.Time
 	metrics *Metrics
 }
@@ -280,14 +404,31 @@ func (g *Storages) Deps(s config.Store, st store.Store) Deps {
 	return Deps{Storage: g.For(s, st), Metrics: g.Metrics()}
 }
 
-// For returns the storage for store settings s whose open store is st: a
-// Shared one over st for redis, the process's Memory otherwise.
+// For returns the storage for store settings s whose open store is st: for
+// redis, a Fronted one over st (kept across reloads that keep the store)
+// when cache_front_bytes allows and st relays messages, else a Shared one;
+// the process's Memory otherwise.
 func (g *Storages) For(s config.Store, st store.Store) Storage {
 	if g == nil {
 		g = &Storages{} // nothing to keep: a fresh memory storage
 	}
 	if s.Kind == config.StoreRedis {
-		return NewShared(st)
+		b, ok := st.(store.Broadcaster)
+		if !ok || s.CacheFrontBytes <= 0 {
+			return NewShared(st)
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		switch {
+		case g.fronted == nil || g.backing != st:
+			if g.fronted != nil {
+				g.fronted.Close() // its store's last snapshot reads through
+			}
+			g.fronted, g.backing = NewFronted(st, b, s.CacheFrontBytes, g.now), st
+		case g.fronted.front.max.Load() != s.CacheFrontBytes:
+			g.fronted.front.SetMax(s.CacheFrontBytes)
+		}
+		return g.fronted
 	}
 	limit := s.CacheMaxBytes
 	if limit <= 0 {
