@@ -223,17 +223,24 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weir: %v\n", err)
 		return 1
 	}
-	ctl := gateway.NewControl(srv, gateway.ControlOptions{Version: version, Log: stderr})
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	defer stopWatch()
-	go ctl.Watch(watchCtx, time.Second)
-	var adminSrv *http.Server
+	var aln net.Listener
 	if cfg.Admin.Listen != "off" {
-		aln, err := net.Listen("tcp", cfg.Admin.Listen)
-		if err != nil {
+		if aln, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 			fmt.Fprintf(stderr, "weir: admin: %v\n", err)
 			return 1
 		}
+	}
+	ctl := gateway.NewControl(srv, gateway.ControlOptions{Version: version, Log: stderr, AdminAddr: advertised(aln)})
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go ctl.Watch(watchCtx, time.Second)
+	// Registered in a redis store while serving; off the list once draining.
+	announceCtx, stopAnnounce := context.WithCancel(context.Background())
+	announced := make(chan struct{})
+	go func() { ctl.Announce(announceCtx); close(announced) }()
+	defer func() { stopAnnounce(); <-announced }()
+	var adminSrv *http.Server
+	if aln != nil {
 		h := admin.Handler(ctl, admin.WithToken(cfg.Admin.Token), admin.WithMetrics(st.Metrics.Handler()), admin.WithRoutes(admin.StatusPage))
 		adminSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = adminSrv.Serve(aln) }()
@@ -257,6 +264,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				continue
 			}
 			stopWatch()
+			stopAnnounce()
+			<-announced
 			drain := srv.Snapshot().Config.DrainTimeout
 			fmt.Fprintf(stderr, "weir: %v: draining (up to %v)\n", sig, drain)
 			ctx, cancel := context.WithTimeout(context.Background(), drain)
@@ -273,6 +282,25 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// advertised is the admin address peers reach this instance at: the
+// listener's, with this host's name when it listens on every interface;
+// "" without an admin listener.
+func advertised(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		return ln.Addr().String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if name, err := os.Hostname(); err == nil {
+			host = name
+		}
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // openLog opens the request log destination.

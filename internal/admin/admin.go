@@ -64,6 +64,42 @@ type Status struct {
 	// ReloadsOK and ReloadsFailed count reload attempts since start.
 	ReloadsOK     uint64 `json:"reloads_ok"`
 	ReloadsFailed uint64 `json:"reloads_failed"`
+	// Instances is how many instances serve the same backends, and who.
+	Instances Instances `json:"instances"`
+}
+
+// Where Instances.Count comes from.
+const (
+	InstancesConfig = "config" // the config's instances key
+	InstancesStore  = "store"  // the instances registered in a redis store
+	InstancesAlone  = "alone"  // a memory store: this instance alone
+)
+
+// Instances is how many weir instances serve the same backends. Each
+// keeps its own port ledger (/pools), so N instances that leave through
+// one NAT address hold about N times the ports one shows.
+type Instances struct {
+	// Count is the config's instances when set, else the instances
+	// registered in the redis store (this one included), else 1.
+	Count int `json:"count"`
+	// Source is InstancesConfig, InstancesStore or InstancesAlone.
+	Source string `json:"source"`
+	// Self is this instance's id.
+	Self string `json:"self"`
+	// Peers are the instances registered in the store, this one included,
+	// by id; empty without a redis store. While the store cannot be read,
+	// the last list read is kept (and Error says why).
+	Peers []Peer `json:"peers"`
+	// Error is why the store's list could not be read last ("" if it was).
+	Error string `json:"error,omitempty"`
+}
+
+// Peer is one instance as it registers itself in the store.
+type Peer struct {
+	ID      string    `json:"id"`
+	Admin   string    `json:"admin"` // its admin API address
+	Started time.Time `json:"started"`
+	Version string    `json:"version"`
 }
 
 // ReloadResult is the outcome of one reload attempt (POST /reload's body,

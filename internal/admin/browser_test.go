@@ -34,6 +34,9 @@ type pageState struct {
 	Rules []string `json:"rules"`
 	APIs  []string `json:"apis"`
 	Dests []string `json:"dests"`
+	// Instances is what the header says of the instances sharing the
+	// backends (a memory store: 1).
+	Instances int `json:"instances"`
 }
 
 const readPage = `!document.body || !document.getElementById("findings") ? "{}" : JSON.stringify({
@@ -48,6 +51,7 @@ const readPage = `!document.body || !document.getElementById("findings") ? "{}" 
   rules: [...document.querySelectorAll("#findings li.finding")].map((li) => li.dataset.rule),
   apis: [...document.querySelectorAll("#apis tr[data-api]")].map((r) => r.dataset.api),
   dests: [...document.querySelectorAll(".pool")].map((p) => p.dataset.dest),
+  instances: +(document.getElementById("instances")?.dataset.count || 0),
 })`
 
 // TestStatusPageInBrowser loads the status page of a real gateway (whose
@@ -125,7 +129,7 @@ func statusPageInBrowser(t *testing.T, path, token, shot string) {
 		// With a token, one poll may have been in flight (and failed) as
 		// the token was entered.
 		if st.Polls < 3 || st.Errors < errorsBefore || st.Errors > errorsBefore+min(len(token), 1) || !slices.Contains(st.Dests, dest) || !slices.Contains(st.APIs, "t") ||
-			!slices.Contains(st.Rules, "keepalive_disabled") || len(st.Charts) != 4 || len(st.Bars) != 1 || st.Bars[0] < 25 {
+			!slices.Contains(st.Rules, "keepalive_disabled") || len(st.Charts) != 4 || len(st.Bars) != 1 || st.Bars[0] < 25 || st.Instances != 1 {
 			return false
 		}
 		for _, c := range st.Charts {

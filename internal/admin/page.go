@@ -49,7 +49,7 @@ func StatusPage(mux *http.ServeMux, src Source) {
 // default thresholds.
 func DoctorReport(src Source, now time.Time) doctor.Report {
 	apis := src.APIs()
-	in := doctor.Input{Pools: src.Pools(), APIs: make([]doctor.API, 0, len(apis))}
+	in := doctor.Input{Pools: src.Pools(), APIs: make([]doctor.API, 0, len(apis)), Instances: src.Status().Instances.Count}
 	for _, a := range apis {
 		in.APIs = append(in.APIs, doctor.API{
 			Name:               a.Name,

@@ -47,6 +47,13 @@ type Config struct {
 	// Policies are gateway-wide policy lists: inbound ones run before
 	// every API's own, outbound and on_error ones after. Default none.
 	Policies Policies `yaml:"policies"`
+	// Instances is how many weir instances serve the same backends (each
+	// keeps its own port ledger, so N instances behind one NAT hold about N
+	// times the ports one shows). Default 0: discovered, as the instances
+	// registered in a redis store (each registers itself, renewed every 5s,
+	// gone 15s after it stops), or 1 with a memory store. Setting it
+	// overrides the discovery.
+	Instances int `yaml:"instances"`
 }
 
 // Admin configures the admin listener.

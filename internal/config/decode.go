@@ -161,6 +161,7 @@ func (d *decoder) configFields(c *Config) []field {
 			return d.objectSchema(d.storeFields(&c.Store))
 		}, doc: "Where policies keep state (counters, cached responses): memory (default, per instance) or redis (shared by every instance)."},
 		d.policiesField("policies", &c.Policies).about("Gateway-wide policies: inbound ones run before every API's own, outbound and on_error ones after."),
+		d.intField("instances", &c.Instances).about("How many weir instances serve the same backends (each has its own port ledger); 0: discovered through a redis store (each instance registers itself), 1 with a memory store."),
 	}
 }
 

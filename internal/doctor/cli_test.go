@@ -95,6 +95,7 @@ func TestFetch(t *testing.T) {
 		wantStatus int // of a *FetchError; 0 = no error
 		wantPools  int
 		wantAPIs   int
+		wantInst   int
 	}{
 		{name: "pools and apis", handler: func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
@@ -102,8 +103,10 @@ func TestFetch(t *testing.T) {
 				io.WriteString(w, `{"pools":[{"dest":"10.0.0.1:80"},{"dest":"10.0.0.2:80"}]}`)
 			case "/apis":
 				io.WriteString(w, `{"apis":[{"name":"a","destinations":["10.0.0.1:80"],"transport":{"keepalive_timeout_ms":0,"max_connections":4}}]}`)
+			case "/status":
+				io.WriteString(w, `{"version":"x","instances":{"count":3,"source":"store"}}`)
 			}
-		}, wantPools: 2, wantAPIs: 1},
+		}, wantPools: 2, wantAPIs: 1, wantInst: 3},
 		{name: "an instance without /apis", handler: func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/pools" {
 				http.NotFound(w, r)
@@ -142,8 +145,8 @@ func TestFetch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(in.Pools) != tt.wantPools || len(in.APIs) != tt.wantAPIs {
-				t.Errorf("got %d pools %d APIs, want %d %d", len(in.Pools), len(in.APIs), tt.wantPools, tt.wantAPIs)
+			if len(in.Pools) != tt.wantPools || len(in.APIs) != tt.wantAPIs || in.Instances != tt.wantInst {
+				t.Errorf("got %d pools %d APIs %d instances, want %d %d %d", len(in.Pools), len(in.APIs), in.Instances, tt.wantPools, tt.wantAPIs, tt.wantInst)
 			}
 			if tt.wantAPIs > 0 && (in.APIs[0].MaxConnections != 4 || in.APIs[0].Destinations[0] != "10.0.0.1:80") {
 				t.Errorf("got API %+v, want max_connections 4 and destination 10.0.0.1:80", in.APIs[0])

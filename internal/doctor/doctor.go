@@ -124,6 +124,9 @@ type Input struct {
 	APIs []API
 	// Log is a summarised request log (ReadLog); nil when none was read.
 	Log *Log
+	// Instances is how many instances serve the same backends (GET
+	// /status); 0 or 1: this one alone. Each has its own ledger.
+	Instances int
 }
 
 // API is what the rules read of one API's serving config (GET /apis).
@@ -152,7 +155,7 @@ type Report struct {
 // first (then causes before symptoms, then by subject).
 func Diagnose(in Input, opt Options) []Finding {
 	fs := []Finding{}
-	fs = append(fs, poolRules(in.Pools, in.APIs, opt)...)
+	fs = append(fs, poolRules(in.Pools, in.APIs, in.Instances, opt)...)
 	if in.Log != nil {
 		fs = append(fs, logRules(in.Log, opt)...)
 	}

@@ -34,9 +34,10 @@ func (e *FetchError) Error() string {
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // Fetch reads what the rules need from a running instance's admin API at
-// base ("http://127.0.0.1:9901"): GET /pools (required) and GET /apis
+// base ("http://127.0.0.1:9901"): GET /pools (required), GET /apis
 // (optional: an instance without it gives 404 and the rules infer from
-// the ledger). token, when set, is sent as a bearer token.
+// the ledger) and GET /status (optional: how many instances share the
+// backends). token, when set, is sent as a bearer token.
 func Fetch(ctx context.Context, client *http.Client, base, token string) (Input, error) {
 	base = strings.TrimRight(base, "/")
 	var in Input
@@ -69,6 +70,15 @@ func Fetch(ctx context.Context, client *http.Client, base, token string) (Input,
 			})
 		}
 	}
+	var status struct {
+		Instances struct {
+			Count int `json:"count"`
+		} `json:"instances"`
+	}
+	if _, err := getJSON(ctx, client, base+"/status", token, &status, true); err != nil {
+		return in, err
+	}
+	in.Instances = status.Instances.Count
 	return in, nil
 }
 

@@ -1,6 +1,7 @@
 package doctor_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/weirgw/weir/internal/connpool"
@@ -136,5 +137,39 @@ func TestLedgerEdges(t *testing.T) {
 				t.Errorf("finding %s: got severity %s, want %s", tt.rule, got.Severity, tt.want)
 			}
 		})
+	}
+}
+
+// TestPortBudgetInstances: the ledger is one instance's; with several
+// serving the backend, the finding says how many and what they would hold
+// together behind one NAT address.
+func TestPortBudgetInstances(t *testing.T) {
+	pools := []connpool.Stats{stats(func(s *connpool.Stats) { s.ClosedLast240s = 900 })}
+	for _, tt := range []struct {
+		instances int
+		evidence  bool
+		together  string
+	}{
+		{0, false, ""},
+		{1, false, ""},
+		{3, true, "together hold about 2700"},
+	} {
+		fs := doctor.Diagnose(doctor.Input{Pools: pools, Instances: tt.instances}, doctor.Options{PortBudget: 1024})
+		var f *doctor.Finding
+		for i := range fs {
+			if fs[i].Rule == doctor.RulePortBudget {
+				f = &fs[i]
+			}
+		}
+		if f == nil {
+			t.Fatalf("instances %d: no port_budget finding in %+v", tt.instances, fs)
+		}
+		has := false
+		for _, e := range f.Evidence {
+			has = has || e.Name == "instances" && e.Value == float64(tt.instances)
+		}
+		if has != tt.evidence || !strings.Contains(f.Mitigation, tt.together) || tt.evidence != strings.Contains(f.Summary, "on this instance of 3") {
+			t.Errorf("instances %d: evidence %v, summary %q, mitigation %q; want instances in the evidence: %v, %q", tt.instances, f.Evidence, f.Summary, f.Mitigation, tt.evidence, tt.together)
+		}
 	}
 }

@@ -89,7 +89,7 @@ const (
 
 // poolRules applies the ledger rules to every pool, and the config rules
 // to every API.
-func poolRules(pools []connpool.Stats, apis []API, opt Options) []Finding {
+func poolRules(pools []connpool.Stats, apis []API, instances int, opt Options) []Finding {
 	var fs []Finding
 	byDest := make(map[string]*connpool.Stats, len(pools))
 	for i := range pools {
@@ -120,7 +120,7 @@ func poolRules(pools []connpool.Stats, apis []API, opt Options) []Finding {
 		}
 		closes := backendCloses(s)
 		k, known := keepalive[s.Dest]
-		for _, f := range []*Finding{off, closes, backendIdleShorter(s, k, known), portBudget(s, opt), waiting(s)} {
+		for _, f := range []*Finding{off, closes, backendIdleShorter(s, k, known), portBudget(s, opt, instances), waiting(s)} {
 			if f != nil {
 				fs = append(fs, *f)
 			}
@@ -329,8 +329,10 @@ func churn(s *connpool.Stats) *Finding {
 }
 
 // portBudget: ports held (open connections plus those closed in the last
-// 240 s) against the budget of every source IP.
-func portBudget(s *connpool.Stats, opt Options) *Finding {
+// 240 s) against the budget of every source IP. The ledger is this
+// instance's: with others serving the same backend (instances > 1), the
+// finding says how many share it.
+func portBudget(s *connpool.Stats, opt Options, instances int) *Finding {
 	budget := opt.portBudget()
 	nsrc := sourceIPs(s)
 	held := s.ClosedLast240s + int64(s.Active+s.Idle+s.Dialing)
@@ -343,7 +345,7 @@ func portBudget(s *connpool.Stats, opt Options) *Finding {
 	if share >= PortBudgetCriticalShare {
 		sev = Critical
 	}
-	return &Finding{
+	f := &Finding{
 		Rule: RulePortBudget, Severity: sev, Subject: destSubject(s), Source: "pools",
 		Summary: fmt.Sprintf("Outbound ports near exhaustion: %d of %.0f ports held (%.0f%%) to this destination",
 			held, capacity, 100*share),
@@ -360,6 +362,12 @@ func portBudget(s *connpool.Stats, opt Options) *Finding {
 			"cap them with `max_connections`, spread over more backend IPs or `transport.source_addresses`, or raise the budget (net.ipv4.ip_local_port_range, more SNAT ports). " +
 			"At the limit, connects fail (`local ports exhausted (EADDRNOTAVAIL)`) or time out.",
 	}
+	if instances > 1 {
+		f.Summary += fmt.Sprintf(", on this instance of %d", instances)
+		f.Evidence = append(f.Evidence, Fact{Name: "instances", Value: float64(instances)})
+		f.Mitigation += fmt.Sprintf(" %d instances serve this backend, each with its own ledger: if they leave through one NAT address, they share its ports and together hold about %d.", instances, held*int64(instances))
+	}
+	return f
 }
 
 // waiting: requests queue for a connection under max_connections, or the

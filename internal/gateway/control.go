@@ -25,6 +25,12 @@ type ControlOptions struct {
 	// Log receives one line per reload outcome, and each problem of a
 	// rejected config as FILE:LINE:COL: message. nil discards.
 	Log io.Writer
+	// InstanceID names this instance among its peers (/status
+	// instances); "" makes one of the host name and random characters.
+	InstanceID string
+	// AdminAddr is the address its peers reach its admin API at; "" for
+	// none.
+	AdminAddr string
 }
 
 // Control is the gateway's operations side: the one reload path that
@@ -35,6 +41,7 @@ type Control struct {
 	version string
 	log     io.Writer
 	started time.Time
+	roster  *roster // this instance among those sharing the store (instances.go)
 
 	mu       sync.Mutex // serialises reloads
 	last     atomic.Pointer[admin.ReloadResult]
@@ -46,6 +53,7 @@ type Control struct {
 // Config.File is the file reloads read.
 func NewControl(srv *Server, opts ControlOptions) *Control {
 	c := &Control{srv: srv, version: opts.Version, log: opts.Log, started: time.Now()}
+	c.roster = newRoster(opts.InstanceID, opts.AdminAddr, c.started, opts.Version)
 	if c.log == nil {
 		c.log = io.Discard
 	}
@@ -191,6 +199,7 @@ func (c *Control) Status() admin.Status {
 		LastReload:    c.last.Load(),
 		ReloadsOK:     c.ok.Load(),
 		ReloadsFailed: c.bad.Load(),
+		Instances:     c.instances(cfg),
 	}
 }
 

@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/weirgw/weir/internal/connpool"
+import (
+	"context"
+
+	"github.com/weirgw/weir/internal/connpool"
+)
 
 // The gateway's tests are external (package gateway_test): they run it as
 // a whole through weirtest. These are the few internals they look at.
@@ -23,3 +27,10 @@ func (snap *Snapshot) Pick(i int) *connpool.Pool {
 	_, p := snap.apis[i].target.Pick()
 	return p
 }
+
+// AnnounceOnce renews the instance's registration in the serving store
+// and reads its peers once, as Announce does every 5 s.
+func (c *Control) AnnounceOnce(ctx context.Context) { c.announceOnce(ctx) }
+
+// InstanceID is the instance's id among its peers.
+func (c *Control) InstanceID() string { return c.roster.self.ID }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -257,5 +258,37 @@ func TestTakeConcurrentExact(t *testing.T) {
 				t.Errorf("granted %d of 160 calls, want exactly the burst, 50", got)
 			}
 		})
+	}
+}
+
+// TestRedisRoster: members renew themselves in a roster; one whose time is
+// up is gone from the next answer, and one that leaves is gone at once.
+func TestRedisRoster(t *testing.T) {
+	t.Parallel()
+	srv := peer.Redis(t)
+	r := openRedis(t, srv.Addr, nil)
+	ctx := context.Background()
+	now := base()
+	for _, step := range []struct {
+		member string
+		at     time.Duration
+		want   []string
+	}{
+		{"a", 0, []string{"a"}},
+		{"b", time.Second, []string{"a", "b"}},
+		{"a", 5 * time.Second, []string{"a", "b"}},
+		{"c", 12 * time.Second, []string{"a", "c"}}, // b's 10s are up
+	} {
+		got, err := r.Announce(ctx, "roster", step.member, now.Add(step.at), 10*time.Second)
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, step.want) {
+			t.Fatalf("%s at %v: got %v %v, want %v", step.member, step.at, got, err, step.want)
+		}
+	}
+	if err := r.Leave(ctx, "roster", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Announce(ctx, "roster", "c", now.Add(13*time.Second), 10*time.Second); err != nil || !slices.Equal(got, []string{"c"}) {
+		t.Errorf("after a left: got %v %v, want [c]", got, err)
 	}
 }

@@ -208,7 +208,13 @@ function poolCard(container, dest) {
   return card;
 }
 
-function renderPools(pools, apis) {
+// instanceCount is how many instances serve the same backends, as /status
+// says (1 when it does not).
+function instanceCount(st) {
+  return (st && st.instances && st.instances.count) || 1;
+}
+
+function renderPools(pools, apis, instances) {
   const box = document.getElementById("pools");
   if (!pools.length) {
     box.replaceChildren(el("p", { class: "none" }, "No destination pools yet: they appear with the first request to a backend."));
@@ -235,6 +241,7 @@ function renderPools(pools, apis) {
       ["new/s", fmt(p.new_per_second)], ["requests", p.requests_total], ["reuse", fmt(p.reuse_ratio)],
       ["learned idle", ms(p.learned_idle_timeout_ms)], ["announced keep-alive", ms(p.announced_keepalive_ms)],
       ["replays", Object.values(p.replays || {}).reduce((a, b) => a + b, 0)],
+      ["instances sharing its port budget", instances],
     ];
     card.querySelector(".figures").replaceChildren(...figs.map(([k, v]) => el("span", {}, k + " ", el("b", {}, String(v)))));
     const samples = state.history.get(p.dest) || [];
@@ -290,6 +297,12 @@ function renderStatus(st) {
   const parts = [el("b", {}, st.version || "?"), ` up ${up} s, ${st.apis} APIs, config `, el("b", {}, st.config_file || "?"),
     ` (${(st.config_hash || "").slice(0, 12)})`, st.ready ? ", ready" : ", draining"];
   if (st.last_reload) parts.push(`, last reload ${st.last_reload.ok ? "ok" : "REJECTED"} (${st.last_reload.trigger})`);
+  const inst = st.instances || {};
+  const n = instanceCount(st);
+  const peers = (inst.peers || []).map((p) => `${p.id} (admin ${p.admin || "off"}, ${p.version}, since ${p.started})`);
+  parts.push(", ", el("span", { id: "instances", "data-count": String(n), title: peers.join("\n") || (inst.self || "") },
+    `${n} instance${n === 1 ? "" : "s"} (${inst.source || "alone"}; each has its own port ledger)`));
+  if (inst.error) parts.push(el("span", { class: "draining" }, "instances: " + inst.error));
   box.replaceChildren(...parts);
 }
 
@@ -303,7 +316,7 @@ async function poll() {
     record((pools && pools.pools) || [], Date.now());
     renderStatus(st);
     renderAPIs(apiList);
-    renderPools((pools && pools.pools) || [], apiList);
+    renderPools((pools && pools.pools) || [], apiList, instanceCount(st));
     renderFindings(doc);
     state.polls++;
     document.body.dataset.polls = String(state.polls);
