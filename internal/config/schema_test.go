@@ -277,11 +277,15 @@ func TestSchemaValidatesDocs(t *testing.T) {
 	}
 }
 
-// anyEnv sets every variable a doc refers to: the config tests' own, and
-// any other as empty (so a ${VAR:-default} takes its default).
+// anyEnv sets every variable a doc refers to: the config tests' own, an
+// admin token, and any other as empty (so a ${VAR:-default} takes its
+// default).
 func anyEnv(name string) (string, bool) {
 	if v, ok := goldenEnv()[name]; ok {
 		return v, true
+	}
+	if name == "WEIR_ADMIN_TOKEN" {
+		return "a-token-of-32-random-characters!", true
 	}
 	return "", true
 }
