@@ -119,6 +119,7 @@ listen: 0.0.0.0:80
 drain_timeout: 1m30s
 admin: {listen: "off"}
 log: {requests: /var/log/weir.log}
+instances: 4
 `+oneAPI, nil)
 	for _, tc := range []struct {
 		name      string
@@ -128,6 +129,7 @@ log: {requests: /var/log/weir.log}
 		{"DrainTimeout", c.DrainTimeout, 90 * time.Second},
 		{"Admin.Listen", c.Admin.Listen, Off},
 		{"Log.Requests", c.Log.Requests, "/var/log/weir.log"},
+		{"Instances", c.Instances, 4},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
