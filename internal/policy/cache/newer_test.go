@@ -7,11 +7,12 @@ package cache_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
 	"testing"
+
+	"github.com/weirgw/weir/internal/weirtest/peer"
 )
 
 // TestInterimPassesThrough: a backend's 103 Early Hints reaches the client
@@ -46,15 +47,7 @@ func TestInterimPassesThrough(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err = http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		bb, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, bb := peer.Fetch(t, http.DefaultClient, req)
 		return got, resp, string(bb)
 	}
 
@@ -89,12 +82,11 @@ func TestTargetedFieldsThroughGateway(t *testing.T) {
 	})
 	base := startGateway(t, fmt.Sprintf(gatewayConfig, "", b.URL, defaultPolicies))
 	for i, want := range []string{"MISS", "HIT"} {
-		resp, err := http.Get(base + "/a/r")
+		req, err := http.NewRequest("GET", base+"/a/r", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := peer.Fetch(t, http.DefaultClient, req)
 		h := resp.Header
 		if h.Get("X-Cache") != want || h.Get("Weir-Cache-Control") != "" || h.Get("CDN-Cache-Control") != "max-age=600" || h.Get("Cache-Control") != "no-store" {
 			t.Errorf("request %d: got X-Cache %q, Weir-Cache-Control %q, CDN-Cache-Control %q, Cache-Control %q; want %s, none, max-age=600, no-store",
