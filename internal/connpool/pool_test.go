@@ -607,6 +607,20 @@ func learnTerm(t *testing.T, p *Pool, b *pipeBackend, n int, idle time.Duration)
 	}
 }
 
+// probeDue returns a pool with settings s (inside a synctest bubble) whose
+// backend was seen closing an idle connection after 3s, probeInterval ago:
+// the next connection the term retires becomes a probe.
+func probeDue(t *testing.T, s Settings) (*Pool, *pipeBackend) {
+	t.Helper()
+	b := &pipeBackend{}
+	t.Cleanup(b.close)
+	p := New(testDest, s, b.dial)
+	t.Cleanup(func() { p.Drain(Shutdown) })
+	learnTerm(t, p, b, 1, 3*time.Second)
+	time.Sleep(probeInterval)
+	return p, b
+}
+
 // TestLearnedIdleTermRecovers: the backend closed idle connections after
 // 3s, then a deploy made it keep them longer than weir does. Once the
 // learned term has stood for probeInterval, the connection it retires is
@@ -617,12 +631,7 @@ func learnTerm(t *testing.T, p *Pool, b *pipeBackend, n int, idle time.Duration)
 // connections every 2.7s for good.
 func TestLearnedIdleTermRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &pipeBackend{}
-		defer b.close()
-		p := New(testDest, Settings{IdleTimeout: time.Minute}, b.dial)
-		defer p.Drain(Shutdown)
-		learnTerm(t, p, b, 1, 3*time.Second)
-		time.Sleep(probeInterval)
+		p, _ := probeDue(t, Settings{IdleTimeout: time.Minute})
 
 		// The backend closes nothing any more. Each probe runs to twice the
 		// term, which then rises to it; a request meanwhile never gets the
@@ -669,12 +678,7 @@ func TestLearnedIdleTermRecovers(t *testing.T) {
 // request ever got a connection past the term.
 func TestProbeConfirmsTerm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &pipeBackend{}
-		defer b.close()
-		p := New(testDest, Settings{IdleTimeout: time.Minute}, b.dial)
-		defer p.Drain(Shutdown)
-		learnTerm(t, p, b, 1, 3*time.Second)
-		time.Sleep(probeInterval)
+		p, b := probeDue(t, Settings{IdleTimeout: time.Minute})
 
 		mustGet(t, p, false).Release(BackendTerms{}) // dial 2: the probe
 		time.Sleep(3 * time.Second)
@@ -699,12 +703,7 @@ func TestProbeConfirmsTerm(t *testing.T) {
 // the request gets a new connection.
 func TestProbeYieldsToWaiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &pipeBackend{}
-		defer b.close()
-		p := New(testDest, Settings{IdleTimeout: time.Minute, MaxConns: 1, QueueTimeout: 5 * time.Second}, b.dial)
-		defer p.Drain(Shutdown)
-		learnTerm(t, p, b, 1, 3*time.Second)
-		time.Sleep(probeInterval)
+		p, _ := probeDue(t, Settings{IdleTimeout: time.Minute, MaxConns: 1, QueueTimeout: 5 * time.Second})
 		probe := mustGet(t, p, false)
 		probe.Release(BackendTerms{})
 		time.Sleep(2700 * time.Millisecond)
