@@ -111,8 +111,7 @@ func BenchmarkCacheHitRedis(b *testing.B) {
 
 // BenchmarkCacheHitRedisNoFront is a Redis hit without the front
 // (cache_front_bytes: 0): one round trip to a local redis-server, and
-// decoding; about as much CPU as BenchmarkProxied's whole backend round
-// trip.
+// decoding; more CPU than BenchmarkProxied's whole backend round trip.
 func BenchmarkCacheHitRedisNoFront(b *testing.B) {
 	rs := peer.Redis(b)
 	serve(b, benchServer(b, fmt.Sprintf("store: {kind: redis, address: %q, cache_front_bytes: 0}", rs.Addr), defaultPolicies), "HIT", rs)
