@@ -394,8 +394,8 @@ func runOne(ctx context.Context, o Options, s runSpec) (*Row, error) {
 		"-ready", fmt.Sprintf("%s:%d", gwIP, gwPort)}
 	out, err := runCmd(ctx, w.ns("client"), "", args...)
 	if err != nil {
-		if gw.exited() {
-			return nil, fmt.Errorf("%s exited early: %v: %s", s.gateway, gw.err, gw.out.String())
+		if gw.Exited() {
+			return nil, fmt.Errorf("%s exited early: %v: %s", s.gateway, gw.Err(), gw.Output())
 		}
 		return nil, err
 	}
@@ -403,14 +403,14 @@ func runOne(ctx context.Context, o Options, s runSpec) (*Row, error) {
 		return nil, fmt.Errorf("load output: %w: %q", err, out)
 	}
 	row.Duration = time.Duration(row.Load.DurationMS) * time.Millisecond
-	if gw.exited() {
-		return nil, fmt.Errorf("%s exited during the burst: %v: %s", s.gateway, gw.err, gw.out.String())
+	if gw.Exited() {
+		return nil, fmt.Errorf("%s exited during the burst: %v: %s", s.gateway, gw.Err(), gw.Output())
 	}
 
-	sampler.stop(stopGrace)
+	sampler.Stop(stopGrace)
 	var sample SampleResult
-	if err := json.Unmarshal([]byte(lastLine(sampler.out.String())), &sample); err != nil {
-		return nil, fmt.Errorf("sampler output: %w: %q", err, sampler.out.String())
+	if err := json.Unmarshal([]byte(lastLine(sampler.Output())), &sample); err != nil {
+		return nil, fmt.Errorf("sampler output: %w: %q", err, sampler.Output())
 	}
 	if sample.Samples == 0 {
 		return nil, fmt.Errorf("could not read %s in the NAT's namespace (%d errors)", conntrackPath, sample.Errors)
@@ -438,7 +438,7 @@ func runOne(ctx context.Context, o Options, s runSpec) (*Row, error) {
 		}
 		row.Pools = pools.Pools
 	}
-	if killed := gw.stop(stopGrace); killed {
+	if killed := gw.Stop(stopGrace); killed {
 		row.Notes = append(row.Notes, s.gateway+" did not stop within "+stopGrace.String()+" of SIGTERM")
 	}
 	if logFile != "" {

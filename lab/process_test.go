@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,45 +27,21 @@ func TestRunCmd(t *testing.T) {
 	}
 }
 
-func TestProcStop(t *testing.T) {
-	for _, tt := range []struct {
-		name       string
-		script     string
-		wantKilled bool
+func TestInNS(t *testing.T) {
+	tests := []struct {
+		name string
+		ns   string
+		argv []string
+		want []string
 	}{
-		{"stops on SIGTERM", "echo ready; sleep 30 & wait", false},
-		{"ignores SIGTERM", "trap '' TERM; echo ready; sleep 30 & wait; sleep 30", true},
-	} {
+		{name: "own namespace", argv: []string{"/bin/true", "x"}, want: []string{"/bin/true", "x"}},
+		{name: "in a namespace", ns: "lab-gw", argv: []string{"/bin/true"}, want: []string{toolPath("ip"), "netns", "exec", "lab-gw", "/bin/true"}},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := start("sh", "", "sh", "-c", tt.script)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Stop it only once its trap is set.
-			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.out.String(), "ready"); {
-				if p.exited() || time.Now().After(deadline) {
-					p.stop(0)
-					t.Fatalf("never got ready: %q", p.out.String())
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			if killed := p.stop(200 * time.Millisecond); killed != tt.wantKilled {
-				t.Errorf("got killed %v, want %v", killed, tt.wantKilled)
-			}
-			if !p.exited() {
-				t.Error("still running after stop")
+			if got := inNS(tt.ns, tt.argv); !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestCapped(t *testing.T) {
-	var c capped
-	big := strings.Repeat("x", outputCap+10)
-	if n, err := c.Write([]byte(big)); n != len(big) || err != nil {
-		t.Errorf("got %d, %v; want the whole write accepted", n, err)
-	}
-	if got := len(c.String()); got != outputCap {
-		t.Errorf("got %d bytes kept, want %d", got, outputCap)
 	}
 }

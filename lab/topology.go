@@ -162,7 +162,7 @@ func (w *world) start(name, role string, argv ...string) (*proc, error) {
 // its namespaces (and with them every link and address).
 func (w *world) close() {
 	for i := len(w.procs) - 1; i >= 0; i-- {
-		w.procs[i].stop(stopGrace)
+		w.procs[i].Stop(stopGrace)
 	}
 	w.procs = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
