@@ -6,7 +6,7 @@ BIN := bin/weir
 CONFIG ?= examples/weir.yaml
 DEMO_LISTEN ?= 127.0.0.1:9000
 
-.PHONY: all build run test vet fmt-check cachetests-deps bench clean lab
+.PHONY: all build run test vet fmt-check cachetests-deps bench bench-micro clean lab
 
 all: build
 
@@ -36,11 +36,13 @@ run: build
 	stop; \
 	exit $$status
 
-# The lab package (TestLab: the port-exhaustion lab, ~80 s of heavy network
-# load) runs after the rest, alone, so it does not starve other packages'
-# tests running beside it.
+# The bench package (TestSuiteShort: the benchmark suite's smoke run, about a
+# minute of load on every core) and the lab package (TestLab: the
+# port-exhaustion lab, ~80 s of heavy network load) run after the rest, each
+# alone, so they do not starve other packages' tests running beside them.
 test: vet fmt-check cachetests-deps
-	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/lab$$')
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e '/lab$$' -e '/bench$$')
+	$(GO) test -race -count=1 -timeout 15m ./bench
 	$(GO) test -race -count=1 -timeout 15m ./lab
 
 vet:
@@ -62,7 +64,17 @@ fmt-check:
 	bad=$$([ -z "$$files" ] || gofmt -l $$files); \
 	if [ -n "$$bad" ]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi
 
-bench:
+# The benchmark suite against nginx, HAProxy and Caddy (bench/README.md):
+# about 15 minutes; writes BENCHMARKS.md, bench/plots/*.png and
+# bench/results.json. As root it apt-get installs the peers and wrk when
+# missing. BENCH_FLAGS="-short" is the one-minute smoke run;
+# `bin/weirbench run -help` lists the flags.
+bench: build
+	$(GO) build -o bin/weirbench ./bench/cmd/weirbench
+	bin/weirbench run -weir $(BIN) $(BENCH_FLAGS)
+
+# The Go micro-benchmarks of the hot path (no peers, no network setup).
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # The port-exhaustion lab: reproduces SNAT port exhaustion on a real kernel
