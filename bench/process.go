@@ -1,10 +1,16 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/weirgw/weir/internal/child"
@@ -52,13 +58,51 @@ func waitListening(ctx context.Context, p *child.Process, addr string, timeout t
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
-// servers that must be told their port in a config file.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// ports hands out TCP ports on 127.0.0.1 for servers that must be told
+// theirs in a config file: ports below the kernel's ephemeral range (so no
+// outgoing connection takes one between the pick and the server's bind),
+// each free when picked and never handed out twice.
+type ports struct {
+	mu   sync.Mutex
+	next int // the next port to try
+	low  int // the first ephemeral port
+}
+
+// newPorts reads the ephemeral range from proc and starts below it.
+func newPorts(proc string) (*ports, error) {
+	b, err := os.ReadFile(filepath.Join(proc, "sys", "net", "ipv4", "ip_local_port_range"))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	f := strings.Fields(string(b))
+	low := 0
+	if len(f) == 2 {
+		low, err = strconv.Atoi(f[0])
+	}
+	if len(f) != 2 || err != nil || low <= 1024 {
+		return nil, fmt.Errorf("ip_local_port_range %q: want two ports, the first above 1024", bytes.TrimSpace(b))
+	}
+	// Start somewhere in the lower half of the range below it, so that
+	// two suites at once are unlikely to race for the same ports.
+	first := max(1024, low/2)
+	return &ports{next: first + rand.IntN(low/4), low: low}, nil
+}
+
+// pick returns the next port that is free now.
+func (p *ports) pick() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for range 1000 {
+		port := p.next
+		p.next++
+		if p.next >= p.low {
+			p.next = max(1024, p.low/2)
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no free port on 127.0.0.1 below %d", p.low)
 }

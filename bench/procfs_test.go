@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -205,5 +207,47 @@ func TestProcessTree(t *testing.T) {
 	}
 	if _, err := TreeCPU("/proc", 1<<30); !os.IsNotExist(err) {
 		t.Errorf("a missing process: got %v, want a not-exist error", err)
+	}
+}
+
+func TestPorts(t *testing.T) {
+	proc := t.TempDir()
+	dir := filepath.Join(proc, "sys", "net", "ipv4")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		if err := os.WriteFile(filepath.Join(dir, "ip_local_port_range"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("32768\t60999\n")
+	p, err := newPorts(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A port taken by someone else is passed over.
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := p.next
+	seen := map[int]bool{}
+	for range 20 {
+		port, err := p.pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port == taken || seen[port] || port < 16384 || port >= 32768 {
+			t.Fatalf("got port %d (taken %d, seen %v), want a new free one in 16384..32767", port, taken, seen)
+		}
+		seen[port] = true
+	}
+	for _, bad := range []string{"", "1000 2000", "x 60999"} {
+		write(bad)
+		if _, err := newPorts(proc); err == nil {
+			t.Errorf("range %q: got no error, want one", bad)
+		}
 	}
 }

@@ -226,6 +226,7 @@ type suite struct {
 	taskset string
 	peers   []*peerRow
 	proc    string // the /proc mount
+	ports   *ports
 }
 
 // RunSuite runs the selected scenarios against every available peer, in
@@ -241,6 +242,10 @@ func RunSuite(ctx context.Context, o Options) (*Results, error) {
 		Started: time.Now().UTC(), Rounds: o.Rounds, Modes: o.Modes, Short: o.Short,
 		Duration: o.Duration.Seconds(), Warmup: o.Warmup.Seconds(),
 	}}
+	var err error
+	if s.ports, err = newPorts(s.proc); err != nil {
+		return nil, err
+	}
 	if err := s.findTools(ctx); err != nil {
 		return nil, err
 	}
@@ -579,13 +584,33 @@ func (s *suite) scenarioInfo(sc *Scenario) *ScenarioInfo {
 	return si
 }
 
-// startPeer writes p's config for sc and starts it.
+// startAttempts bounds the starts of a peer whose port was taken
+// between the pick and its bind (by a server the suite did not start).
+const startAttempts = 3
+
+// startPeer writes p's config for sc and starts it, on another port when
+// it exits before it listens.
 func (s *suite) startPeer(ctx context.Context, m Mode, sc *Scenario, p *peerRow, dir string) (*started, error) {
+	var err error
+	for range startAttempts {
+		var st *started
+		if st, err = s.startPeerOnce(ctx, m, sc, p, dir); err == nil || ctx.Err() != nil {
+			return st, err
+		}
+	}
+	return nil, err
+}
+
+// startPeerOnce writes p's config for sc and starts it once.
+func (s *suite) startPeerOnce(ctx context.Context, m Mode, sc *Scenario, p *peerRow, dir string) (*started, error) {
 	pdir := filepath.Join(dir, sc.Name, p.Name)
+	if err := os.RemoveAll(pdir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := s.ports.pick()
 	if err != nil {
 		return nil, err
 	}
@@ -606,7 +631,16 @@ func (s *suite) startPeer(ctx context.Context, m Mode, sc *Scenario, p *peerRow,
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if err := waitListening(ctx, proc, addr, 10*time.Second); err != nil {
+	err = waitListening(ctx, proc, addr, 10*time.Second)
+	if err == nil {
+		// What answered may be another server on the port while the
+		// peer fails to bind it: give a failing bind time to show.
+		time.Sleep(100 * time.Millisecond)
+		if proc.Exited() {
+			err = fmt.Errorf("%s exited after its port answered: %s", p.Name, failure(proc))
+		}
+	}
+	if err != nil {
 		proc.Stop(stopGrace)
 		return nil, err
 	}

@@ -158,7 +158,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	res.Machine.Revision = revision(ctx)
-	res.Command = strings.TrimSpace("weirbench run " + strings.Join(args, " "))
+	res.Command = commandLine(append([]string{"weirbench", "run"}, args...))
 	res.Note = out.note
 	if err := write(res, out); err != nil {
 		fmt.Fprintf(stderr, "weirbench: %v\n", err)
@@ -247,6 +247,18 @@ func revision(ctx context.Context) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// commandLine renders argv for a shell, quoting the arguments that need it.
+func commandLine(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n\"'\\$`;&|<>()*?[]#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }
 
 // list splits a comma-separated flag value.

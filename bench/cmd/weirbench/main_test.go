@@ -80,3 +80,11 @@ func TestReport(t *testing.T) {
 		t.Errorf("no plot: %v", err)
 	}
 }
+
+func TestCommandLine(t *testing.T) {
+	got := commandLine([]string{"weirbench", "run", "-note", "it's busy", "-rounds", "3", ""})
+	want := `weirbench run -note 'it'\''s busy' -rounds 3 ''`
+	if got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
