@@ -30,7 +30,7 @@ type rule struct {
 var rules = []rule{
 	{
 		name: "the leaves import no weir package",
-		from: []string{"internal/connpool", "internal/config", "internal/h1", "internal/failure", "internal/tlsfiles", "internal/expr"},
+		from: []string{"internal/connpool", "internal/config", "internal/h1", "internal/failure", "internal/tlsfiles", "internal/expr", "internal/child"},
 		deny: []string{"..."},
 	},
 	{
